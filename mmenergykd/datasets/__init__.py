@@ -1,0 +1,4 @@
+# Copyright (c) mmenergykd contributors. All rights reserved.
+"""Datasets registered by mmenergykd."""
+
+__all__: list = []
