@@ -1,0 +1,15 @@
+# CIFAR-100 (32x32) MobileNetV2 x0.5; CRD / mdistiller zoo: mobile_half.
+# The backbone types are registered by `mmenergykd`: a top-level config needs
+# custom_imports = dict(imports=['mmenergykd'], allow_failed_imports=False).
+# Zoo weights: tools/convert_mdistiller_ckpt.py SRC DST --model mobilenetv2
+model = dict(
+    type='ImageClassifier',
+    backbone=dict(type='CifarMobileNetV2', arch='mobile_half'),
+    neck=dict(type='GlobalAveragePooling'),
+    head=dict(
+        type='LinearClsHead',
+        num_classes=100,
+        in_channels=1280,
+        loss=dict(type='CrossEntropyLoss', loss_weight=1.0),
+        topk=(1, 5),
+    ))

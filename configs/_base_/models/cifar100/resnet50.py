@@ -1,0 +1,15 @@
+# CIFAR-100 (32x32) bottleneck ResNet-50; CRD / mdistiller zoo: ResNet50.
+# The backbone types are registered by `mmenergykd`: a top-level config needs
+# custom_imports = dict(imports=['mmenergykd'], allow_failed_imports=False).
+# Zoo weights: tools/convert_mdistiller_ckpt.py SRC DST --model resnet50
+model = dict(
+    type='ImageClassifier',
+    backbone=dict(type='CifarResNet50', arch='resnet50'),
+    neck=dict(type='GlobalAveragePooling'),
+    head=dict(
+        type='LinearClsHead',
+        num_classes=100,
+        in_channels=2048,
+        loss=dict(type='CrossEntropyLoss', loss_weight=1.0),
+        topk=(1, 5),
+    ))
