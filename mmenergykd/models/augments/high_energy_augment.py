@@ -1,0 +1,227 @@
+# Copyright (c) mmenergykd contributors. All rights reserved.
+"""HE-DA: augment only the samples the teacher is unsure about."""
+import json
+import math
+import warnings
+from typing import Dict, Optional, Tuple
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from mmenergykd.models.losses.energy import (check_positive, check_ratio,
+                                             energy_score,
+                                             sorted_index_thresholds)
+from mmenergykd.models.losses.functional import per_sample_kd
+
+__all__ = ['HighEnergyAugment', 'cutmix_box']
+
+_DEFAULT_ALPHA = {'cutmix': 1.0, 'mixup': 0.2}
+
+
+def cutmix_box(height: int, width: int, lam: float,
+               rng: np.random.Generator) -> Tuple[int, int, int, int]:
+    """The CutMix box: side ``sqrt(1 - lam)`` of the image, uniform centre.
+
+    Args:
+        height (int): Image height H.
+        width (int): Image width W.
+        lam (float): The sampled mixing ratio.
+        rng (np.random.Generator): Source of the centre.
+
+    Returns:
+        tuple: ``(y1, y2, x1, x2)``, clipped to the image.
+    """
+    cut_rat = math.sqrt(1.0 - lam)
+    cut_h, cut_w = int(height * cut_rat), int(width * cut_rat)
+    cy, cx = int(rng.integers(height)), int(rng.integers(width))
+    y1, y2 = np.clip([cy - cut_h // 2, cy + cut_h // 2], 0, height)
+    x1, x2 = np.clip([cx - cut_w // 2, cx + cut_w // 2], 0, width)
+    return int(y1), int(y2), int(x1), int(x2)
+
+
+class HighEnergyAugment(nn.Module):
+    """The per-step part of HE-DA, attached to an ``EnergyKDDistiller``.
+
+    After the teacher's forward on a batch, the samples whose teacher energy
+    is above ``high_threshold`` are mixed among themselves (CutMix or
+    MixUp with a random partner within the subset); student and teacher run
+    on the mixed images, and a KD term on them is added as ``loss_heda``. No
+    label loss on mixed images. Fewer than two qualifying samples: the term
+    is zero for that step.
+
+    Normally created by ``HighEnergyAugmentHook``; the threshold comes from
+    the run's energy calibration.
+
+    Args:
+        high_ratio (float): Share of the data counted as high energy.
+        augment (str): ``'cutmix'`` or ``'mixup'``.
+        alpha (float, optional): Beta(alpha, alpha) parameter of the mixing
+            ratio. Defaults to 1.0 for CutMix and 0.2 for MixUp.
+        kd_term (str): ``'kd'`` (vanilla KD at ``temperature``) or
+            ``'energy'`` (the per-sample temperatures of the run's energy
+            loss).
+        temperature (float): Temperature of the ``'kd'`` term.
+        loss_weight (float): Weight of the term. Defaults to 0.9.
+        energy_temperature (float): ``T_E`` of the energy score.
+        seed (int): Seed of the augmentation's own random generator.
+    """
+
+    def __init__(self,
+                 high_ratio: float = 0.5,
+                 augment: str = 'cutmix',
+                 alpha: Optional[float] = None,
+                 kd_term: str = 'kd',
+                 temperature: float = 4.0,
+                 loss_weight: float = 0.9,
+                 energy_temperature: float = 4.0,
+                 seed: int = 0):
+        super().__init__()
+        check_ratio('high_ratio', high_ratio)
+        if augment not in _DEFAULT_ALPHA:
+            raise ValueError(f'`augment` must be one of '
+                             f'{sorted(_DEFAULT_ALPHA)}, got {augment!r}.')
+        alpha = _DEFAULT_ALPHA[augment] if alpha is None else alpha
+        check_positive('alpha', alpha)
+        if kd_term not in ('kd', 'energy'):
+            raise ValueError(
+                f"`kd_term` must be 'kd' or 'energy', got {kd_term!r}.")
+        check_positive('temperature', temperature)
+        check_positive('energy_temperature', energy_temperature)
+        if not isinstance(loss_weight, (int, float)) \
+                or not 0 <= loss_weight < float('inf'):
+            raise ValueError(f'`loss_weight` must be a finite number >= 0, '
+                             f'got {loss_weight!r}.')
+        self.high_ratio = float(high_ratio)
+        self.low_ratio = 0.0
+        self.augment = augment
+        self.alpha = float(alpha)
+        self.kd_term = kd_term
+        self.temperature = float(temperature)
+        self.loss_weight = float(loss_weight)
+        self.energy_temperature = float(energy_temperature)
+        self.active = True
+        self.register_buffer('high_threshold', torch.tensor(math.nan))
+        self.rng = np.random.Generator(np.random.PCG64(seed))
+        self.num_augmented = 0
+        self.num_seen = 0
+        self._warned = False
+
+    # energy consumer protocol ------------------------------------------
+    @property
+    def is_calibrated(self) -> bool:
+        return not bool(torch.isnan(self.high_threshold))
+
+    def set_thresholds(self, low: float, high: float) -> None:
+        """Set the HE-DA threshold (``low`` is unused: low ratio 0)."""
+        if math.isnan(float(high)):
+            raise ValueError('The HE-DA threshold must not be NaN.')
+        self.high_threshold.fill_(float(high))
+
+    # random state, kept in the checkpoint by the hook --------------------
+    def rng_state(self) -> str:
+        """The generator's state as a JSON string."""
+        return json.dumps(self.rng.bit_generator.state)
+
+    def set_rng_state(self, state: str) -> None:
+        """Restore :meth:`rng_state`."""
+        self.rng.bit_generator.state = json.loads(state)
+
+    # the step ------------------------------------------------------------
+    def select(self, teacher_logits: Tensor) -> Tensor:
+        """Indices of the samples whose energy is above the threshold."""
+        energies = energy_score(teacher_logits, self.energy_temperature)
+        if self.is_calibrated:
+            threshold = self.high_threshold.to(energies.device)
+        else:
+            if not self._warned:
+                warnings.warn('HE-DA threshold not calibrated: using each '
+                              "batch's own quantile. Use "
+                              'HighEnergyAugmentHook to calibrate.')
+                self._warned = True
+            threshold = energies.new_tensor(
+                sorted_index_thresholds(energies, 0.0, self.high_ratio)[1])
+        return torch.nonzero(energies > threshold).flatten()
+
+    def mix(self, images: Tensor) -> Tuple[Tensor, dict]:
+        """Mix ``images`` among themselves.
+
+        Args:
+            images (Tensor): The selected images (N, C, H, W), N >= 2.
+
+        Returns:
+            tuple: The mixed images and ``dict(lam, perm, box)`` (box is
+            ``(y1, y2, x1, x2)`` for CutMix, None for MixUp; ``lam`` is the
+            share of each image that stays its own).
+        """
+        num = images.shape[0]
+        lam = float(self.rng.beta(self.alpha, self.alpha))
+        perm = torch.as_tensor(self.rng.permutation(num), device=images.device)
+        partners = images[perm]
+        if self.augment == 'mixup':
+            return lam * images + (1 - lam) * partners, dict(
+                lam=lam, perm=perm, box=None)
+        height, width = images.shape[-2:]
+        y1, y2, x1, x2 = cutmix_box(height, width, lam, self.rng)
+        mixed = images.clone()
+        mixed[..., y1:y2, x1:x2] = partners[..., y1:y2, x1:x2]
+        lam = 1.0 - (y2 - y1) * (x2 - x1) / float(height * width)
+        return mixed, dict(lam=lam, perm=perm, box=(y1, y2, x1, x2))
+
+    def kd_loss(self, student_logits: Tensor, teacher_logits: Tensor,
+                energy_loss: Optional[nn.Module]) -> Tensor:
+        """The KD term on the mixed images, times ``loss_weight``."""
+        if self.kd_term == 'energy':
+            if energy_loss is None:
+                raise ValueError(
+                    "HE-DA `kd_term='energy'` needs an EnergyKDLoss or "
+                    'EnergyDKDLoss in `model.distill_losses`; use '
+                    "kd_term='kd' for KD / DKD runs.")
+            temperature = energy_loss.sample_temperatures(teacher_logits)
+        else:
+            temperature = self.temperature
+        per_sample = per_sample_kd(student_logits, teacher_logits,
+                                   temperature)
+        return self.loss_weight * per_sample.mean()
+
+    def extra_loss(self, distiller: nn.Module, inputs: Tensor,
+                   teacher_logits: Tensor,
+                   energy_loss: Optional[nn.Module]) -> Dict[str, Tensor]:
+        """The HE-DA outputs of one training step.
+
+        Args:
+            distiller (nn.Module): The ``EnergyKDDistiller`` (for
+                ``teacher_logits`` / ``student_logits``).
+            inputs (Tensor): The preprocessed batch.
+            teacher_logits (Tensor): The teacher's logits on ``inputs``.
+            energy_loss (nn.Module, optional): The run's energy loss.
+
+        Returns:
+            dict: ``loss_heda`` and the logged ``heda_num`` / ``heda_share``.
+        """
+        batch = inputs.shape[0]
+        zero = teacher_logits.new_zeros((), dtype=torch.float32)
+        if not self.active:
+            return dict(loss_heda=zero, heda_num=zero.clone(),
+                        heda_share=zero.clone())
+        index = self.select(teacher_logits)
+        num = int(index.numel())
+        self.num_seen += batch
+        loss = zero
+        if num >= 2:
+            self.num_augmented += num
+            mixed, _ = self.mix(inputs[index])
+            loss = self.kd_loss(
+                distiller.student_logits(mixed),
+                distiller.teacher_logits(mixed), energy_loss)
+        else:
+            num = 0
+        return dict(
+            loss_heda=loss,
+            heda_num=zero.new_tensor(float(num)),
+            heda_share=zero.new_tensor(num / max(batch, 1)))
+
+    def extra_repr(self) -> str:
+        return (f'high_ratio={self.high_ratio}, augment={self.augment!r}, '
+                f'alpha={self.alpha}, kd_term={self.kd_term!r}, '
+                f'loss_weight={self.loss_weight}')

@@ -1,0 +1,301 @@
+# Copyright (c) mmenergykd contributors. All rights reserved.
+import warnings
+from typing import Any, Callable, Dict, List, Optional, Union
+
+import torch
+from mmengine.logging import MessageHub
+from mmengine.model import BaseModel
+from torch import Tensor, nn
+
+from mmenergykd.models.losses import DKDLoss, EnergyDKDLoss
+from mmenergykd.models.losses.energy import HIGH, LOW, MID
+from mmenergykd.models.utils import (build_classifier, load_teacher_checkpoint,
+                                     resolve_model_cfg)
+from mmenergykd.registry import MODELS
+
+__all__ = ['EnergyKDDistiller']
+
+_LABEL_LOSSES = (DKDLoss, EnergyDKDLoss)
+
+
+@MODELS.register_module()
+class EnergyKDDistiller(BaseModel):
+    """Distil a frozen teacher into a student with logit losses.
+
+    Works with any MMPretrain classifier pair (``extract_feat`` + a
+    ``ClsHead``-style head). Each training step runs the teacher once (eval
+    mode, no gradient, never its own loss), the student once, and adds:
+
+    - ``loss_cls``: the student's own head loss (CE, or soft targets under
+      the data preprocessor's batch Mixup / CutMix) times
+      ``student_loss_weight``;
+    - one entry per ``distill_losses`` item (``KDLoss``, ``DKDLoss``,
+      ``EnergyKDLoss``, ``EnergyDKDLoss``), times its warm-up factor;
+    - ``loss_heda`` when HE-DA is enabled (see ``HighEnergyAugmentHook``);
+    - logged non-loss values: the share of the batch in each energy group
+      (``energy_low``, ``energy_mid``, ``energy_high``) of the first energy
+      loss.
+
+    ``mode='predict'`` and ``mode='tensor'`` run the student only, so
+    MMPretrain's evaluators and val / test loops work unchanged.
+
+    The teacher is not a registered submodule: it is excluded from
+    ``state_dict()`` (training checkpoints stay light; it is rebuilt from
+    ``teacher_ckpt``), from ``parameters()`` (the optimizer never sees it)
+    and from ``train()``; device / dtype moves still apply to it.
+
+    Args:
+        student (dict | str): Student model config (an MMPretrain
+            ``ImageClassifier`` dict) or a config reference such as
+            ``'mmpretrain::resnet/resnet18_8xb32_in1k.py'``.
+        teacher (dict | str): Teacher model config, same forms.
+        teacher_ckpt (str, optional): Teacher weights, a path or URL in the
+            OpenMMLab layout (``{'state_dict': ...}``), loaded strictly with
+            ``weights_only=True`` at build time. ``None`` keeps a randomly
+            initialised teacher (for tests and speed benchmarks only; warns).
+        distill_losses (dict): Name -> loss config. Names must contain
+            ``'loss'`` (e.g. ``loss_kd``) so MMEngine sums them.
+        student_loss_weight (float): Weight of the student's own head loss.
+            Defaults to 1.0.
+        loss_warmup_epochs (dict, optional): Name -> number of epochs of a
+            linear warm-up for that distill loss (the DKD warm-up): factor
+            ``min((epoch + 1) / N, 1)`` with 0-based epochs.
+        data_preprocessor (dict, optional): The data preprocessor, e.g.
+            MMPretrain's ``ClsDataPreprocessor``; MMEngine's Runner passes the
+            config's top-level ``data_preprocessor`` here.
+        check_finite_teacher (bool): Raise a ValueError when the teacher's
+            logits are non-finite. Defaults to True.
+        init_cfg (dict, optional): Initialisation config.
+
+    Example:
+        >>> model = dict(
+        ...     type='EnergyKDDistiller',
+        ...     student='mmpretrain::resnet/resnet18_8xb32_in1k.py',
+        ...     teacher='mmpretrain::resnet/resnet34_8xb32_in1k.py',
+        ...     teacher_ckpt='resnet34.pth',
+        ...     distill_losses=dict(loss_energykd=dict(
+        ...         type='EnergyKDLoss', low_energy_temperature=1.5,
+        ...         mid_temperature=1.0, high_energy_temperature=0.5)))
+    """
+
+    def __init__(self,
+                 student: Union[dict, str],
+                 teacher: Union[dict, str],
+                 teacher_ckpt: Optional[str] = None,
+                 distill_losses: Optional[Dict[str, dict]] = None,
+                 student_loss_weight: float = 1.0,
+                 loss_warmup_epochs: Optional[Dict[str, int]] = None,
+                 data_preprocessor: Optional[dict] = None,
+                 check_finite_teacher: bool = True,
+                 init_cfg: Optional[dict] = None):
+        if data_preprocessor is None:
+            data_preprocessor = resolve_model_cfg(student, 'student').get(
+                'data_preprocessor', None) or dict(
+                    type='mmpretrain.ClsDataPreprocessor')
+        super().__init__(
+            data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        if not isinstance(student_loss_weight, (int, float)) \
+                or not 0 <= student_loss_weight < float('inf'):
+            raise ValueError(
+                '`student_loss_weight` must be a finite number >= 0, got '
+                f'{student_loss_weight!r}.')
+        self.student = build_classifier(student, 'student')
+        teacher_model = build_classifier(teacher, 'teacher')
+        self._check_num_classes(self.student, teacher_model)
+        if teacher_ckpt is None:
+            warnings.warn('`teacher_ckpt` is None: the teacher keeps its '
+                          'random initialisation. Set `model.teacher_ckpt` '
+                          'to distil from a trained teacher.')
+            teacher_model.init_weights()
+        else:
+            load_teacher_checkpoint(teacher_model, teacher_ckpt)
+        teacher_model.eval()
+        teacher_model.requires_grad_(False)
+        # Kept outside the module tree: see the class docstring.
+        self.__dict__['_teacher'] = teacher_model
+        self.teacher_ckpt = teacher_ckpt
+        self.student_loss_weight = float(student_loss_weight)
+        self.check_finite_teacher = check_finite_teacher
+
+        self.distill_losses = nn.ModuleDict()
+        for name, cfg in (distill_losses or {}).items():
+            if 'loss' not in name:
+                raise ValueError(
+                    f'distill loss name {name!r} must contain "loss" so that '
+                    f'MMEngine adds it to the total (e.g. "loss_{name}").')
+            self.distill_losses[name] = MODELS.build(cfg)
+        self.loss_warmup_epochs = dict(loss_warmup_epochs or {})
+        for name, epochs in self.loss_warmup_epochs.items():
+            if name not in self.distill_losses:
+                raise ValueError(
+                    f'`loss_warmup_epochs` names {name!r}, which is not in '
+                    f'`distill_losses` ({list(self.distill_losses)}).')
+            if not isinstance(epochs, int) or epochs < 0:
+                raise ValueError(f'`loss_warmup_epochs[{name!r}]` must be an '
+                                 f'int >= 0, got {epochs!r}.')
+        self.high_energy_augment: Optional[nn.Module] = None
+
+    # ------------------------------------------------------------------
+    # teacher handling
+    @property
+    def teacher(self) -> nn.Module:
+        """The frozen teacher (not part of ``state_dict``)."""
+        return self.__dict__['_teacher']
+
+    @staticmethod
+    def _check_num_classes(student: nn.Module, teacher: nn.Module) -> None:
+        s_cls = getattr(student.head, 'num_classes', None)
+        t_cls = getattr(teacher.head, 'num_classes', None)
+        if s_cls is not None and t_cls is not None and s_cls != t_cls:
+            raise ValueError(
+                f'Teacher and student class counts differ: teacher head '
+                f'num_classes={t_cls}, student head num_classes={s_cls}. Set '
+                'the same `num_classes` in `model.student.head` and '
+                '`model.teacher.head` (and in `data_preprocessor`).')
+
+    def _apply(self, fn: Callable, *args, **kwargs):
+        """Device / dtype moves (``to``, ``cuda``, ...) reach the teacher."""
+        super()._apply(fn, *args, **kwargs)
+        self.teacher._apply(fn, *args, **kwargs)
+        return self
+
+    def train(self, mode: bool = True) -> 'EnergyKDDistiller':
+        """Set the student's mode; the teacher always stays in eval mode."""
+        super().train(mode)
+        self.teacher.eval()
+        return self
+
+    def init_weights(self) -> None:
+        """Initialise the student only; the teacher keeps its checkpoint."""
+        self.student.init_weights()
+
+    def teacher_logits(self, inputs: Tensor) -> Tensor:
+        """Teacher logits (eval mode, no gradient, no loss).
+
+        Args:
+            inputs (Tensor): Preprocessed images (B, C, H, W).
+
+        Returns:
+            Tensor: Logits of shape (B, num_classes), detached.
+        """
+        self.teacher.eval()
+        with torch.no_grad():
+            logits = self.teacher.head(self.teacher.extract_feat(inputs))
+        if self.check_finite_teacher and not torch.isfinite(logits).all():
+            raise ValueError(
+                'The teacher produced non-finite logits (NaN / Inf) for this '
+                'batch. Check `teacher_ckpt` and the input normalisation '
+                '(`data_preprocessor`); under fp16 AMP try bf16. No '
+                'checkpoint was written for this step.')
+        return logits.detach()
+
+    def student_logits(self, inputs: Tensor) -> Tensor:
+        """Student logits (with gradient)."""
+        return self.student.head(self.student.extract_feat(inputs))
+
+    # ------------------------------------------------------------------
+    # energy consumers (what the calibration hook sets thresholds on)
+    def energy_consumers(self) -> Dict[str, nn.Module]:
+        """Modules that need calibrated energy thresholds, by name.
+
+        Each has ``energy_temperature``, ``low_ratio``, ``high_ratio``,
+        ``is_calibrated`` and ``set_thresholds(low, high)``.
+        """
+        consumers = {
+            name: loss
+            for name, loss in self.distill_losses.items()
+            if hasattr(loss, 'set_thresholds')
+        }
+        if self.high_energy_augment is not None:
+            consumers['high_energy_augment'] = self.high_energy_augment
+        return consumers
+
+    def _energy_loss(self) -> Optional[nn.Module]:
+        for loss in self.distill_losses.values():
+            if hasattr(loss, 'sample_temperatures'):
+                return loss
+        return None
+
+    # ------------------------------------------------------------------
+    # forward
+    def forward(self,
+                inputs: Tensor,
+                data_samples: Optional[List] = None,
+                mode: str = 'tensor') -> Union[Dict[str, Tensor], list,
+                                               Tensor]:
+        """``'loss'``: distillation losses; otherwise the student only.
+
+        Args:
+            inputs (Tensor): Preprocessed images.
+            data_samples (list, optional): MMPretrain ``DataSample`` s.
+            mode (str): ``'loss'``, ``'predict'`` or ``'tensor'``.
+        """
+        if mode == 'loss':
+            return self.loss(inputs, data_samples)
+        if mode in ('predict', 'tensor'):
+            return self.student(inputs, data_samples, mode=mode)
+        raise RuntimeError(f'Invalid mode "{mode}".')
+
+    def _warmup_factor(self, name: str) -> float:
+        epochs = self.loss_warmup_epochs.get(name, 0)
+        if epochs <= 0:
+            return 1.0
+        epoch = MessageHub.get_current_instance().get_info('epoch', 0)
+        return min((epoch + 1) / epochs, 1.0)
+
+    def loss(self, inputs: Tensor, data_samples: List) -> Dict[str, Tensor]:
+        """Student loss, distill losses, HE-DA term and energy group shares.
+
+        Args:
+            inputs (Tensor): Preprocessed images.
+            data_samples (list): ``DataSample`` s with ``gt_label`` (and
+                ``gt_score`` under batch augments).
+
+        Returns:
+            dict[str, Tensor]: Losses (keys with ``loss``) and logged values.
+        """
+        teacher_logits = self.teacher_logits(inputs)
+        student_logits = self.student_logits(inputs)
+        losses: Dict[str, Any] = {}
+
+        head_losses = self.student.head._get_loss(student_logits,
+                                                  data_samples)
+        for key, value in head_losses.items():
+            name = 'loss_cls' if key == 'loss' else f'cls_{key}'
+            losses[name] = value * self.student_loss_weight
+
+        gt_labels = None
+        for name, loss_module in self.distill_losses.items():
+            if isinstance(loss_module, _LABEL_LOSSES):
+                if gt_labels is None:
+                    gt_labels = torch.cat(
+                        [s.gt_label for s in data_samples]).to(
+                            student_logits.device)
+                value = loss_module(student_logits, teacher_logits, gt_labels)
+            else:
+                value = loss_module(student_logits, teacher_logits)
+            losses[name] = value * self._warmup_factor(name)
+
+        energy_loss = self._energy_loss()
+        if energy_loss is not None:
+            groups = energy_loss.energy_groups(teacher_logits)
+            for key, group in (('energy_low', LOW), ('energy_mid', MID),
+                               ('energy_high', HIGH)):
+                losses[key] = (groups == group).float().mean()
+
+        if self.high_energy_augment is not None:
+            losses.update(
+                self.high_energy_augment.extra_loss(self, inputs,
+                                                    teacher_logits,
+                                                    energy_loss))
+        return losses
+
+    # ------------------------------------------------------------------
+    def student_state_dict(self) -> Dict[str, Tensor]:
+        """The student's weights with plain MMPretrain key names."""
+        return self.student.state_dict()
+
+    def extra_repr(self) -> str:
+        return f'teacher={type(self.teacher).__name__}, ' \
+               f'teacher_ckpt={self.teacher_ckpt!r}'
+

@@ -1,0 +1,76 @@
+# Copyright (c) mmenergykd contributors. All rights reserved.
+from torch import Tensor, nn
+
+from mmenergykd.registry import MODELS
+from .energy import check_logits, check_positive
+from .functional import per_sample_dkd
+from .kd_loss import check_loss_weight
+
+__all__ = ['DKDLoss', 'check_labels']
+
+
+def check_labels(gt_labels: Tensor, student_logits: Tensor) -> None:
+    """Labels must be one class index per sample, within the class range."""
+    if gt_labels.reshape(-1).numel() != student_logits.shape[0]:
+        raise ValueError(
+            f'`gt_labels` must hold one class index per sample '
+            f'({student_logits.shape[0]}), got shape {tuple(gt_labels.shape)}.')
+    if student_logits.shape[1] < 2:
+        raise ValueError('DKD needs at least 2 classes (`num_classes`).')
+
+
+@MODELS.register_module()
+class DKDLoss(nn.Module):
+    """Decoupled Knowledge Distillation (Zhao et al., CVPR 2022).
+
+    ``loss_weight * mean_i[T^2 * (alpha * TCKD_i + beta * NCKD_i)]``. The
+    warm-up of the original method is not part of the loss: set
+    ``loss_warmup_epochs`` of :class:`EnergyKDDistiller`.
+
+    Args:
+        alpha (float): Weight of target-class KD. Defaults to 1.0.
+        beta (float): Weight of non-target-class KD. Defaults to 8.0.
+        temperature (float): Distillation temperature. Defaults to 4.0.
+        loss_weight (float): Weight of the loss. Defaults to 1.0.
+    """
+
+    def __init__(self,
+                 alpha: float = 1.0,
+                 beta: float = 8.0,
+                 temperature: float = 4.0,
+                 loss_weight: float = 1.0):
+        super().__init__()
+        check_dkd_weights(alpha, beta)
+        check_positive('temperature', temperature)
+        check_loss_weight(loss_weight)
+        self.alpha = float(alpha)
+        self.beta = float(beta)
+        self.temperature = float(temperature)
+        self.loss_weight = float(loss_weight)
+
+    def forward(self, student_logits: Tensor, teacher_logits: Tensor,
+                gt_labels: Tensor) -> Tensor:
+        """Compute the weighted loss (no warm-up).
+
+        Args:
+            student_logits (Tensor): Shape (B, C).
+            teacher_logits (Tensor): Shape (B, C).
+            gt_labels (Tensor): Class indices of shape (B,).
+
+        Returns:
+            Tensor: A float32 scalar, already multiplied by ``loss_weight``.
+        """
+        check_logits(student_logits, teacher_logits)
+        check_labels(gt_labels, student_logits)
+        per_sample = per_sample_dkd(student_logits, teacher_logits, gt_labels,
+                                    self.temperature, self.alpha, self.beta)
+        return self.loss_weight * per_sample.mean()
+
+
+def check_dkd_weights(alpha: float, beta: float) -> None:
+    """``alpha`` and ``beta`` must be finite numbers >= 0."""
+    for name, value in (('alpha', alpha), ('beta', beta)):
+        if not isinstance(value, (int, float)) or value < 0 \
+                or value != value or value == float('inf'):
+            raise ValueError(f'`{name}` must be a finite number >= 0, got '
+                             f'{value!r}. Fix `{name}` in the config.')

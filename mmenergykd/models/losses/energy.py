@@ -1,0 +1,258 @@
+# Copyright (c) mmenergykd contributors. All rights reserved.
+"""Energy scores, energy thresholds and the per-sample temperature rule."""
+import math
+import warnings
+from typing import Optional, Sequence, Tuple
+
+import torch
+from torch import Tensor, nn
+
+__all__ = [
+    'energy_score', 'sorted_index_thresholds', 'assign_energy_groups',
+    'check_ratio', 'check_positive', 'check_logits', 'EnergyTemperatureMixin'
+]
+
+LOW, MID, HIGH = 0, 1, 2
+
+
+def energy_score(logits: Tensor, temperature: float = 4.0) -> Tensor:
+    """Energy of each sample, ``-T * logsumexp(logits / T)``, in float32.
+
+    Args:
+        logits (Tensor): Logits of shape (B, C), any floating dtype.
+        temperature (float): The energy temperature ``T_E``. Defaults to 4.0.
+
+    Returns:
+        Tensor: Energies of shape (B,), float32. Lower energy means a more
+        confident model.
+
+    Example:
+        >>> energy_score(torch.tensor([[0., 0.]]), temperature=1.0)
+        tensor([-0.6931])
+    """
+    check_positive('energy_temperature', temperature)
+    logits = logits.float()
+    return -temperature * torch.logsumexp(logits / temperature, dim=1)
+
+
+def check_positive(name: str, value: float) -> None:
+    """Raise a ValueError unless ``value`` is a finite number > 0."""
+    if not isinstance(value, (int, float)) or not math.isfinite(value) \
+            or value <= 0:
+        raise ValueError(
+            f'`{name}` must be a finite number > 0, got {value!r}. '
+            f'Set `{name}` to a positive value in the config.')
+
+
+def check_ratio(name: str, value: float) -> None:
+    """Raise a ValueError unless ``value`` lies in [0, 1]."""
+    if not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
+        raise ValueError(
+            f'`{name}` must be a share of the data in [0, 1], got '
+            f'{value!r}. Set `{name}` between 0 and 1 in the config.')
+
+
+def check_logits(student_logits: Tensor, teacher_logits: Tensor) -> None:
+    """Check that student and teacher logits fit together and are usable."""
+    if student_logits.shape != teacher_logits.shape \
+            or student_logits.dim() != 2:
+        raise ValueError(
+            'Student and teacher logits must both have shape (batch, '
+            f'num_classes), got student {tuple(student_logits.shape)} and '
+            f'teacher {tuple(teacher_logits.shape)}. Make `num_classes` of '
+            'the student head equal to that of the teacher head.')
+    if not torch.isfinite(teacher_logits).all():
+        raise ValueError(
+            'The teacher produced non-finite logits (NaN or Inf). Check '
+            '`teacher_ckpt` (a corrupted or mismatched checkpoint) and the '
+            'input normalisation (`data_preprocessor` mean/std).')
+
+
+def sorted_index_thresholds(energies: Tensor, low_ratio: float,
+                            high_ratio: float) -> Tuple[float, float]:
+    """Energy thresholds by the sorted-index rule of the Energy KD release.
+
+    With the N energies sorted ascending, ``tau_low = sorted[int(N *
+    low_ratio)]`` and ``tau_high = sorted[N - int(N * high_ratio) - 1]``.
+    An index past the end means "every sample": ``tau_low = +inf`` when
+    ``low_ratio`` is 1 and ``tau_high = -inf`` when ``high_ratio`` is 1.
+
+    Args:
+        energies (Tensor): Energies of shape (N,).
+        low_ratio (float): Target share of the low-energy group.
+        high_ratio (float): Target share of the high-energy group.
+
+    Returns:
+        tuple[float, float]: ``(tau_low, tau_high)``.
+    """
+    check_ratio('low_ratio', low_ratio)
+    check_ratio('high_ratio', high_ratio)
+    num = energies.numel()
+    if num == 0:
+        raise ValueError('Cannot compute energy thresholds from 0 samples.')
+    ordered = torch.sort(energies.detach().float().flatten()).values
+    low_idx = int(num * low_ratio)
+    high_idx = num - int(num * high_ratio) - 1
+    tau_low = math.inf if low_idx >= num else ordered[low_idx].item()
+    tau_high = -math.inf if high_idx < 0 else ordered[high_idx].item()
+    return tau_low, tau_high
+
+
+def assign_energy_groups(energies: Tensor, tau_low: Tensor,
+                         tau_high: Tensor) -> Tensor:
+    """Group index per sample: 0 low (E < tau_low), 2 high (E > tau_high).
+
+    The two thresholds are tensors on the energies' device, so no value is
+    copied to the host.
+
+    Args:
+        energies (Tensor): Energies of shape (B,).
+        tau_low (Tensor): Scalar low threshold.
+        tau_high (Tensor): Scalar high threshold.
+
+    Returns:
+        Tensor: int64 group indices of shape (B,), ``LOW=0, MID=1, HIGH=2``.
+        A sample below ``tau_low`` and above ``tau_high`` at once (possible
+        only when the ratios add up to more than 1) counts as low.
+    """
+    groups = torch.full_like(energies, MID, dtype=torch.long)
+    groups = torch.where(energies > tau_high, HIGH, groups)
+    groups = torch.where(energies < tau_low, LOW, groups)
+    return groups
+
+
+class EnergyTemperatureMixin:
+    """Energy grouping and per-sample temperatures for an ``nn.Module`` loss.
+
+    The thresholds are buffers (``low_threshold``, ``high_threshold``; NaN
+    until set) so they travel with the model's state dict into checkpoints.
+
+    Args:
+        low_energy_temperature (float): Temperature of low-energy (confident)
+            samples. The paper's text gives them the higher temperature.
+        mid_temperature (float): Temperature of the middle group.
+        high_energy_temperature (float): Temperature of high-energy
+            (uncertain) samples. The paper's text gives them the lower one.
+        energy_temperature (float): ``T_E`` of the energy score.
+        low_ratio (float): Share of the data in the low-energy group.
+        high_ratio (float): Share of the data in the high-energy group.
+    """
+
+    def _init_energy(self, low_energy_temperature: float,
+                     mid_temperature: float, high_energy_temperature: float,
+                     energy_temperature: float, low_ratio: float,
+                     high_ratio: float) -> None:
+        for name, value in (('low_energy_temperature', low_energy_temperature),
+                            ('mid_temperature', mid_temperature),
+                            ('high_energy_temperature',
+                             high_energy_temperature),
+                            ('energy_temperature', energy_temperature)):
+            check_positive(name, value)
+        check_ratio('low_ratio', low_ratio)
+        check_ratio('high_ratio', high_ratio)
+        if low_ratio + high_ratio > 1.0 + 1e-9:
+            raise ValueError(
+                f'`low_ratio` + `high_ratio` must be <= 1, got {low_ratio} + '
+                f'{high_ratio}. Lower one of them.')
+        self.low_energy_temperature = float(low_energy_temperature)
+        self.mid_temperature = float(mid_temperature)
+        self.high_energy_temperature = float(high_energy_temperature)
+        self.energy_temperature = float(energy_temperature)
+        self.low_ratio = float(low_ratio)
+        self.high_ratio = float(high_ratio)
+        assert isinstance(self, nn.Module)
+        self.register_buffer('low_threshold', torch.tensor(math.nan))
+        self.register_buffer('high_threshold', torch.tensor(math.nan))
+        self.register_buffer(
+            'group_temperatures',
+            torch.tensor([
+                self.low_energy_temperature, self.mid_temperature,
+                self.high_energy_temperature
+            ]),
+            persistent=False)
+        self._warned_batch_quantiles = False
+
+    @property
+    def is_calibrated(self) -> bool:
+        """Whether both thresholds have been set."""
+        return not bool(
+            torch.isnan(self.low_threshold).any()
+            or torch.isnan(self.high_threshold).any())
+
+    def set_thresholds(self, low: float, high: float) -> None:
+        """Fix the two energy thresholds (``tau_low``, ``tau_high``).
+
+        Args:
+            low (float): Samples with energy below it are low-energy.
+            high (float): Samples with energy above it are high-energy.
+        """
+        low, high = float(low), float(high)
+        if math.isnan(low) or math.isnan(high):
+            raise ValueError(f'Energy thresholds must not be NaN, got '
+                             f'low={low}, high={high}.')
+        self.low_threshold.fill_(low)
+        self.high_threshold.fill_(high)
+
+    def energy_groups(self, teacher_logits: Tensor) -> Tensor:
+        """Energy group (0 low, 1 mid, 2 high) of each sample.
+
+        Uses the calibrated thresholds; before calibration, the batch's own
+        sorted-index quantiles (with a one-time warning).
+
+        Args:
+            teacher_logits (Tensor): Teacher logits of shape (B, C).
+
+        Returns:
+            Tensor: int64 group indices of shape (B,).
+        """
+        energies = energy_score(teacher_logits, self.energy_temperature)
+        if self.is_calibrated:
+            tau_low = self.low_threshold.to(energies.device)
+            tau_high = self.high_threshold.to(energies.device)
+        else:
+            if not self._warned_batch_quantiles:
+                warnings.warn(
+                    f'{type(self).__name__}: energy thresholds are not set '
+                    '(no EnergyCalibrationHook in the run and no '
+                    'set_thresholds() call), so each batch is split by its '
+                    'own energy quantiles. Add '
+                    "dict(type='EnergyCalibrationHook') to `custom_hooks` to "
+                    'calibrate on the training set.')
+                self._warned_batch_quantiles = True
+            low, high = sorted_index_thresholds(energies, self.low_ratio,
+                                                self.high_ratio)
+            tau_low = energies.new_tensor(low)
+            tau_high = energies.new_tensor(high)
+        return assign_energy_groups(energies, tau_low, tau_high)
+
+    def sample_temperatures(self, teacher_logits: Tensor) -> Tensor:
+        """Per-sample temperature from the teacher's energy group.
+
+        Args:
+            teacher_logits (Tensor): Teacher logits of shape (B, C).
+
+        Returns:
+            Tensor: float32 temperatures of shape (B,).
+        """
+        groups = self.energy_groups(teacher_logits)
+        table = self.group_temperatures.to(groups.device)
+        return table[groups]
+
+    def group_shares(self, teacher_logits: Tensor) -> Sequence[Tensor]:
+        """Share of the batch in the low, middle and high groups."""
+        groups = self.energy_groups(teacher_logits)
+        return [(groups == g).float().mean() for g in (LOW, MID, HIGH)]
+
+    def extra_repr(self) -> str:
+        return (f'low_energy_temperature={self.low_energy_temperature}, '
+                f'mid_temperature={self.mid_temperature}, '
+                f'high_energy_temperature={self.high_energy_temperature}, '
+                f'energy_temperature={self.energy_temperature}, '
+                f'low_ratio={self.low_ratio}, high_ratio={self.high_ratio}')
+
+
+def thresholds_or_none(module: nn.Module) -> Optional[Tuple[float, float]]:
+    """The module's thresholds as floats, or None when not calibrated."""
+    if not getattr(module, 'is_calibrated', False):
+        return None
+    return (module.low_threshold.item(), module.high_threshold.item())

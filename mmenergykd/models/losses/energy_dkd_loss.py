@@ -1,0 +1,72 @@
+# Copyright (c) mmenergykd contributors. All rights reserved.
+from torch import Tensor, nn
+
+from mmenergykd.registry import MODELS
+from .dkd_loss import check_dkd_weights, check_labels
+from .energy import EnergyTemperatureMixin, check_logits
+from .functional import per_sample_dkd
+from .kd_loss import check_loss_weight
+
+__all__ = ['EnergyDKDLoss']
+
+
+@MODELS.register_module()
+class EnergyDKDLoss(EnergyTemperatureMixin, nn.Module):
+    """Energy DKD: DKD with the per-sample temperature of Energy KD.
+
+    Both DKD terms use the sample's energy-group temperature ``T_i`` and are
+    scaled by ``T_i^2`` per sample before the batch mean. Temperature
+    settings as in :class:`EnergyKDLoss` (paper direction by default);
+    alpha / beta as in :class:`DKDLoss`. The release uses ratios 0.1 / 0.1
+    for Energy DKD.
+
+    Args:
+        alpha (float): Weight of target-class KD. Defaults to 1.0.
+        beta (float): Weight of non-target-class KD. Defaults to 8.0.
+        low_energy_temperature (float): Defaults to 6.0.
+        mid_temperature (float): Defaults to 4.0.
+        high_energy_temperature (float): Defaults to 2.0.
+        energy_temperature (float): ``T_E``. Defaults to 4.0.
+        low_ratio (float): Defaults to 0.2.
+        high_ratio (float): Defaults to 0.2.
+        loss_weight (float): Defaults to 1.0.
+    """
+
+    def __init__(self,
+                 alpha: float = 1.0,
+                 beta: float = 8.0,
+                 low_energy_temperature: float = 6.0,
+                 mid_temperature: float = 4.0,
+                 high_energy_temperature: float = 2.0,
+                 energy_temperature: float = 4.0,
+                 low_ratio: float = 0.2,
+                 high_ratio: float = 0.2,
+                 loss_weight: float = 1.0):
+        super().__init__()
+        check_dkd_weights(alpha, beta)
+        self._init_energy(low_energy_temperature, mid_temperature,
+                          high_energy_temperature, energy_temperature,
+                          low_ratio, high_ratio)
+        check_loss_weight(loss_weight)
+        self.alpha = float(alpha)
+        self.beta = float(beta)
+        self.loss_weight = float(loss_weight)
+
+    def forward(self, student_logits: Tensor, teacher_logits: Tensor,
+                gt_labels: Tensor) -> Tensor:
+        """Compute the weighted loss (no warm-up).
+
+        Args:
+            student_logits (Tensor): Shape (B, C).
+            teacher_logits (Tensor): Shape (B, C).
+            gt_labels (Tensor): Class indices of shape (B,).
+
+        Returns:
+            Tensor: A float32 scalar, already multiplied by ``loss_weight``.
+        """
+        check_logits(student_logits, teacher_logits)
+        check_labels(gt_labels, student_logits)
+        temperatures = self.sample_temperatures(teacher_logits)
+        per_sample = per_sample_dkd(student_logits, teacher_logits, gt_labels,
+                                    temperatures, self.alpha, self.beta)
+        return self.loss_weight * per_sample.mean()

@@ -1,0 +1,172 @@
+# Copyright (c) mmenergykd contributors. All rights reserved.
+"""Checkpoint loading that never executes pickled code.
+
+PyTorch >= 2.6 loads with ``weights_only=True`` by default, while MMEngine
+0.10.7 pickles its message hub (``HistoryBuffer`` objects holding numpy
+arrays) into every training checkpoint, so ``resume``, ``load_from`` and
+``runner.test()`` fail with ``UnpicklingError``.  Instead of turning
+``weights_only`` off (which would let a crafted file run code), this module
+keeps ``weights_only=True`` and allow-lists exactly the classes MMEngine's own
+checkpoints contain.  It registers the loader for local paths and HTTP(S) URLs
+with :class:`mmengine.runner.CheckpointLoader`, the extension point MMEngine
+provides for this.
+"""
+import os
+import os.path as osp
+import pickle
+from typing import Any, Callable, List, Optional, Union
+from urllib.error import URLError
+
+import numpy as np
+import torch
+from mmengine.logging import HistoryBuffer
+from mmengine.runner import CheckpointLoader
+
+__all__ = [
+    'CheckpointSafetyError', 'safe_globals_for_mmengine', 'safe_torch_load',
+    'load_local_checkpoint', 'load_url_checkpoint',
+    'register_safe_checkpoint_loaders'
+]
+
+
+class CheckpointSafetyError(RuntimeError):
+    """A checkpoint holds pickled objects that are not plain data."""
+
+
+def safe_globals_for_mmengine() -> List[Any]:
+    """Globals an MMEngine training checkpoint may contain.
+
+    Returns:
+        list: The classes and functions added to ``torch.load``'s
+        weights-only allow-list: MMEngine's ``HistoryBuffer`` (the message
+        hub), numpy arrays, dtypes and scalars, and ``getattr`` (which
+        ``HistoryBuffer`` uses to pickle its table of statistic methods; it
+        fetches attributes of allow-listed objects, it cannot call anything).
+    """
+    try:  # numpy >= 2
+        from numpy._core import multiarray
+    except ImportError:  # pragma: no cover - numpy 1.x
+        from numpy.core import multiarray
+    allowed: List[Any] = [
+        HistoryBuffer, np.ndarray, np.dtype, multiarray._reconstruct,
+        multiarray.scalar, getattr
+    ]
+    # numpy >= 1.25 pickles dtypes through their concrete classes.
+    dtypes = getattr(np, 'dtypes', None)
+    if dtypes is not None:
+        allowed += [
+            getattr(dtypes, name) for name in dir(dtypes)
+            if name.endswith('DType')
+        ]
+    return allowed
+
+
+def safe_torch_load(f: Union[str, os.PathLike, Any],
+                    map_location: Any = 'cpu',
+                    source: Optional[str] = None) -> Any:
+    """``torch.load`` with ``weights_only=True`` and MMEngine's allow-list.
+
+    Args:
+        f: A path or a file-like object.
+        map_location: Passed to ``torch.load``.
+        source (str, optional): How to name the file in errors.
+
+    Returns:
+        The unpickled object (tensors, containers, numbers, strings and the
+        allow-listed MMEngine / numpy objects only).
+
+    Raises:
+        CheckpointSafetyError: The file holds other pickled objects (code
+            that would run on load is never run).
+    """
+    source = source or str(f)
+    try:
+        with torch.serialization.safe_globals(safe_globals_for_mmengine()):
+            return torch.load(f, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as err:
+        raise CheckpointSafetyError(
+            f'Refused to load {source!r}: it contains pickled objects that '
+            'are not plain tensors / containers, and unpickling them could '
+            'execute code. mmenergykd only loads checkpoints with '
+            '`weights_only=True`. If you trust the file, re-save its '
+            'state_dict with plain tensors (e.g. '
+            "`torch.save({'state_dict': sd}, path)`). "
+            f'Details: {str(err).splitlines()[-1]}') from err
+
+
+def load_local_checkpoint(filename: str,
+                          map_location: Any = None) -> Any:
+    """Checkpoint loader for local paths (MMEngine scheme ``''``).
+
+    Args:
+        filename (str): Local file path.
+        map_location: Passed to ``torch.load``.
+
+    Returns:
+        The loaded checkpoint.
+    """
+    filename = osp.expanduser(filename)
+    if not osp.isfile(filename):
+        raise FileNotFoundError(f'{filename} can not be found.')
+    return safe_torch_load(filename, map_location=map_location)
+
+
+def load_url_checkpoint(filename: str,
+                        map_location: Any = None,
+                        model_dir: Optional[str] = None,
+                        progress: bool = True) -> Any:
+    """Checkpoint loader for ``http://`` and ``https://`` URLs.
+
+    The file is cached in ``$TORCH_HOME/hub/checkpoints`` (or ``model_dir``)
+    and loaded with :func:`safe_torch_load`.
+
+    Args:
+        filename (str): The URL.
+        map_location: Passed to ``torch.load``.
+        model_dir (str, optional): Cache directory.
+        progress (bool): Show a download progress bar.
+
+    Returns:
+        The loaded checkpoint.
+
+    Raises:
+        ConnectionError: The URL cannot be reached; the message suggests
+            downloading the file and passing a local path.
+    """
+    if model_dir is None:
+        model_dir = osp.join(torch.hub.get_dir(), 'checkpoints')
+    os.makedirs(model_dir, exist_ok=True)
+    cached = osp.join(model_dir, osp.basename(filename.split('?')[0]))
+    if not osp.isfile(cached):
+        try:
+            torch.hub.download_url_to_file(filename, cached, progress=progress)
+        except (URLError, OSError) as err:
+            raise ConnectionError(
+                f'Could not download the checkpoint {filename!r} ({err}). '
+                'Download it on a machine with internet access and pass the '
+                'local file path instead (for a teacher: set `teacher_ckpt` '
+                'to the path, e.g. --cfg-options '
+                'model.teacher_ckpt=/path/to/file.pth).') from err
+    return safe_torch_load(cached, map_location=map_location, source=filename)
+
+
+def register_safe_checkpoint_loaders() -> None:
+    """Register the weights-only loaders with MMEngine's CheckpointLoader.
+
+    Every ``runner.load_checkpoint`` / ``resume`` / ``load_from`` of a local
+    path or an HTTP(S) URL then goes through :func:`safe_torch_load`.
+    """
+    loaders: List[tuple] = [('', load_local_checkpoint),
+                            (('http://', 'https://'), load_url_checkpoint)]
+    for prefixes, loader in loaders:
+        CheckpointLoader.register_scheme(
+            prefixes=prefixes, loader=_as_scheme_loader(loader), force=True)
+
+
+def _as_scheme_loader(loader: Callable) -> Callable:
+
+    def scheme_loader(filename: str, map_location: Any = None) -> Any:
+        return loader(filename, map_location=map_location)
+
+    scheme_loader.__name__ = loader.__name__
+    return scheme_loader

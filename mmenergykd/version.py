@@ -1,0 +1,2 @@
+# Copyright (c) mmenergykd contributors. All rights reserved.
+__version__ = '0.1.0'
