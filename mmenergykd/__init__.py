@@ -17,7 +17,7 @@ from .utils import register_mim_scope, register_safe_checkpoint_loaders
 register_mim_scope()
 register_safe_checkpoint_loaders()
 
-from . import datasets, engine, models  # noqa: E402
+from . import apis, datasets, engine, models  # noqa: E402
 from .version import __version__  # noqa: E402
 
-__all__ = ['__version__', 'datasets', 'engine', 'models']
+__all__ = ['__version__', 'apis', 'datasets', 'engine', 'models']

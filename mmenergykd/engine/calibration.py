@@ -60,8 +60,12 @@ def _teacher_energies(runner, model, temperatures: List[float]
     batch_size = loader.batch_size
     energies: Dict[float, List[Tensor]] = defaultdict(list)
     indices: List[Tensor] = []
-    context = runner.optim_wrapper.optim_context(model) if hasattr(
-        runner.optim_wrapper, 'optim_context') else torch.no_grad()
+
+    def context():
+        # The training step's autocast (AmpOptimWrapper) applies here too.
+        if hasattr(runner.optim_wrapper, 'optim_context'):
+            return runner.optim_wrapper.optim_context(model)
+        return torch.no_grad()
     with _RNGGuard(), torch.no_grad():
         for batch_idx, data in enumerate(loader):
             data = model.data_preprocessor(data, False)
@@ -69,7 +73,7 @@ def _teacher_energies(runner, model, temperatures: List[float]
             if batch_size is not None and inputs.shape[0] < batch_size:
                 continue  # the release drops the last partial batch
             try:
-                with context:
+                with context():
                     logits = model.teacher_logits(inputs)
             except ValueError as err:
                 raise ValueError(

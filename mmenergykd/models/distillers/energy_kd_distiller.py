@@ -90,8 +90,9 @@ class EnergyKDDistiller(BaseModel):
                  init_cfg: Optional[dict] = None):
         if data_preprocessor is None:
             data_preprocessor = resolve_model_cfg(student, 'student').get(
-                'data_preprocessor', None) or dict(
-                    type='mmpretrain.ClsDataPreprocessor')
+                'data_preprocessor', None) or {}
+        data_preprocessor = dict(data_preprocessor)
+        data_preprocessor.setdefault('type', 'mmpretrain.ClsDataPreprocessor')
         super().__init__(
             data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         if not isinstance(student_loss_weight, (int, float)) \

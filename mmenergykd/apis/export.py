@@ -1,0 +1,80 @@
+# Copyright (c) mmenergykd contributors. All rights reserved.
+"""Export a distilled student as a plain MMPretrain checkpoint."""
+import os
+import os.path as osp
+import time
+from collections import OrderedDict
+from typing import Union
+
+import torch
+from mmengine.config import Config
+
+from mmenergykd.utils.checkpoint import load_local_checkpoint
+
+__all__ = ['export_student', 'student_config']
+
+
+def student_config(config: Union[str, Config]) -> Config:
+    """A plain MMPretrain config for the student of a distillation config.
+
+    The student's model dict plus the run's ``data_preprocessor`` and data /
+    evaluation settings, so that ``mmpretrain.get_model(cfg, pretrained=OUT)``
+    and MMPretrain's inferencers can use it.
+
+    Args:
+        config (str | Config): The distillation config.
+
+    Returns:
+        Config: ``model`` is the student (an ``ImageClassifier`` dict).
+    """
+    from mmenergykd.models.utils import resolve_model_cfg
+    cfg = Config.fromfile(config) if isinstance(config, str) else config
+    if cfg.model.get('type') != 'EnergyKDDistiller':
+        raise ValueError('export_student expects an EnergyKDDistiller '
+                         f"config, got model type {cfg.model.get('type')!r}.")
+    student = resolve_model_cfg(cfg.model.student, 'student')
+    out = Config(dict(model=student.to_dict()))
+    for key in ('data_preprocessor', 'test_dataloader', 'test_evaluator',
+                'val_dataloader', 'val_evaluator', 'default_scope'):
+        if key in cfg:
+            out[key] = cfg[key]
+    return out
+
+
+def export_student(config: Union[str, Config], checkpoint: str,
+                   out: str) -> str:
+    """Write the student's weights in the OpenMMLab checkpoint layout.
+
+    Args:
+        config (str | Config): The distillation config (for the student
+            architecture, saved with the weights as ``meta['config']``).
+        checkpoint (str): A training checkpoint of an ``EnergyKDDistiller``.
+        out (str): The output path.
+
+    Returns:
+        str: ``out``.
+    """
+    ckpt = load_local_checkpoint(checkpoint, map_location='cpu')
+    state_dict = ckpt.get('state_dict', ckpt) if isinstance(ckpt, dict) \
+        else None
+    if not isinstance(state_dict, dict):
+        raise ValueError(f'{checkpoint!r} holds no state dict.')
+    prefix = 'student.'
+    student = OrderedDict((k[len(prefix):], v) for k, v in state_dict.items()
+                          if k.startswith(prefix))
+    if not student:
+        raise ValueError(
+            f'{checkpoint!r} is not an EnergyKDDistiller training checkpoint '
+            '(no `student.` keys); it may already be a plain MMPretrain '
+            'checkpoint, which needs no export.')
+    cfg = student_config(config)
+    meta = dict(
+        exported_from=osp.abspath(checkpoint),
+        time=time.strftime('%Y%m%d_%H%M%S'),
+        config=cfg.pretty_text,
+        dataset_meta=ckpt.get('meta', {}).get('dataset_meta'))
+    os.makedirs(osp.dirname(osp.abspath(out)), exist_ok=True)
+    tmp = out + '.tmp'
+    torch.save(dict(meta=meta, state_dict=student), tmp)
+    os.replace(tmp, out)
+    return out

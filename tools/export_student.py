@@ -1,0 +1,22 @@
+# Copyright (c) mmenergykd contributors. All rights reserved.
+"""Write the student of a distiller checkpoint as a plain MMPretrain one.
+
+Usage: python tools/export_student.py CONFIG CHECKPOINT OUT
+"""
+import argparse
+
+from mmenergykd.apis import export_student
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument('config', help='the distillation config')
+    parser.add_argument('checkpoint', help='a training checkpoint')
+    parser.add_argument('out', help='where to write the student checkpoint')
+    args = parser.parse_args()
+    path = export_student(args.config, args.checkpoint, args.out)
+    print(f'Student checkpoint written to {path}')
+
+
+if __name__ == '__main__':
+    main()
