@@ -1,4 +1,5 @@
 # Copyright (c) mmenergykd contributors. All rights reserved.
 """Datasets registered by mmenergykd."""
+from .cifar100_lt import CIFAR100LT
 
-__all__: list = []
+__all__ = ['CIFAR100LT']
