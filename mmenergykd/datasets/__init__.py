@@ -1,5 +1,6 @@
 # Copyright (c) mmenergykd contributors. All rights reserved.
 """Datasets registered by mmenergykd."""
 from .cifar100_lt import CIFAR100LT
+from .digits import SklearnDigits
 
-__all__ = ['CIFAR100LT']
+__all__ = ['CIFAR100LT', 'SklearnDigits']

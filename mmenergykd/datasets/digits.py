@@ -1,0 +1,175 @@
+# Copyright (c) mmenergykd contributors. All rights reserved.
+"""scikit-learn's bundled handwritten digits as an MMPretrain dataset."""
+from typing import List, Optional, Sequence
+
+import numpy as np
+from mmpretrain.datasets import BaseDataset
+
+from mmenergykd.registry import DATASETS
+
+__all__ = ['SklearnDigits', 'digits_split_indices']
+
+DIGITS_CLASSES = tuple(str(i) for i in range(10))
+# Pixel statistics of the whole set after scaling 0..16 to 0..255 (the same
+# for every channel): use them in ``ClsDataPreprocessor``.
+DIGITS_MEAN = 77.84
+DIGITS_STD = 95.89
+
+
+def digits_split_indices(split: str,
+                         val_ratio: float = 0.5,
+                         split_seed: int = 0) -> np.ndarray:
+    """Indices (into ``sklearn.datasets.load_digits()``) of one split.
+
+    The split is ``sklearn.model_selection.train_test_split`` over the 1797
+    indices with ``test_size=val_ratio``, ``stratify=target`` and
+    ``random_state=split_seed``, sorted ascending. The same arguments always
+    give the same split.
+
+    Args:
+        split (str): ``'train'``, ``'val'`` or ``'all'``.
+        val_ratio (float): Share of the held-out split. Defaults to 0.5.
+        split_seed (int): ``random_state`` of the split. Defaults to 0.
+
+    Returns:
+        np.ndarray: int64 indices.
+    """
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+    target = load_digits().target
+    indices = np.arange(len(target))
+    if split == 'all':
+        return indices
+    if split not in ('train', 'val'):
+        raise ValueError(
+            f"`split` must be 'train', 'val' or 'all', got {split!r}.")
+    if not 0 < val_ratio < 1:
+        raise ValueError(f'`val_ratio` must be in (0, 1), got {val_ratio!r}.')
+    train_idx, val_idx = train_test_split(
+        indices,
+        test_size=val_ratio,
+        stratify=target,
+        random_state=split_seed)
+    return np.sort(train_idx if split == 'train' else val_idx)
+
+
+@DATASETS.register_module()
+class SklearnDigits(BaseDataset):
+    """scikit-learn's handwritten digits (UCI optdigits test set).
+
+    1797 real 8x8 grey-scale images of the digits 0-9 (about 180 per class),
+    bundled with scikit-learn: nothing is downloaded. Pixel values 0..16 are
+    scaled to 0..255 and stored as ``uint8`` arrays of shape (H, W, C) under
+    ``img``, the layout MMPretrain's transforms expect after
+    ``LoadImageFromFile``, so a pipeline starts directly with transforms such
+    as ``RandomCrop`` or ``Resize`` and ends with ``PackInputs``.
+
+    **Split.** Fixed and stratified:
+    ``sklearn.model_selection.train_test_split(indices, test_size=val_ratio,
+    stratify=target, random_state=split_seed)``. With the defaults
+    (``val_ratio=0.5``, ``split_seed=0``) the training split has 898 images
+    and the held-out ``'val'`` split 899, each with the class proportions of
+    the whole set (every class within one image of half its count). There is
+    no separate test split; use ``'val'`` for both.
+
+    **Upscaling.** ``scale_factor`` (an int, default 1) enlarges the images
+    once when the dataset is loaded (``cv2`` resize, ``interpolation``
+    ``'bilinear'`` by default or ``'nearest'``), so 8x8 becomes
+    ``8 * scale_factor`` pixels square at no per-step cost. MMPretrain's
+    ``Resize`` in the pipeline works as well (per sample, every epoch).
+
+    Args:
+        split (str): ``'train'``, ``'val'`` or ``'all'``. Defaults to
+            ``'train'``.
+        val_ratio (float): Share of the held-out split. Defaults to 0.5.
+        split_seed (int): ``random_state`` of the split. Defaults to 0.
+        scale_factor (int): Upscaling factor. Defaults to 1 (8x8).
+        interpolation (str): ``'bilinear'`` or ``'nearest'``.
+        num_channels (int): 3 (the grey image repeated, for backbones with
+            ``in_channels=3``; default) or 1.
+        pipeline (Sequence): MMPretrain transforms. Defaults to ().
+        test_mode (bool): Defaults to False.
+        **kwargs: Other arguments of MMPretrain's ``BaseDataset`` (e.g.
+            ``indices``, ``lazy_init``); ``ann_file`` is not used.
+
+    Example:
+        >>> train = SklearnDigits(split='train', scale_factor=2,
+        ...                       pipeline=[dict(type='PackInputs')])
+        >>> len(train), train[0]['inputs'].shape
+        (898, torch.Size([3, 16, 16]))
+    """
+
+    METAINFO = {'classes': DIGITS_CLASSES}
+
+    def __init__(self,
+                 split: str = 'train',
+                 val_ratio: float = 0.5,
+                 split_seed: int = 0,
+                 scale_factor: int = 1,
+                 interpolation: str = 'bilinear',
+                 num_channels: int = 3,
+                 pipeline: Sequence = (),
+                 test_mode: bool = False,
+                 ann_file: str = '',
+                 metainfo: Optional[dict] = None,
+                 **kwargs):
+        if split not in ('train', 'val', 'all'):
+            raise ValueError(
+                f"`split` must be 'train', 'val' or 'all', got {split!r}.")
+        if not isinstance(scale_factor, int) or scale_factor < 1:
+            raise ValueError('`scale_factor` must be an int >= 1, got '
+                             f'{scale_factor!r}.')
+        if interpolation not in ('bilinear', 'nearest'):
+            raise ValueError("`interpolation` must be 'bilinear' or "
+                             f"'nearest', got {interpolation!r}.")
+        if num_channels not in (1, 3):
+            raise ValueError(
+                f'`num_channels` must be 1 or 3, got {num_channels!r}.')
+        self.split = split
+        self.val_ratio = val_ratio
+        self.split_seed = split_seed
+        self.scale_factor = scale_factor
+        self.interpolation = interpolation
+        self.num_channels = num_channels
+        super().__init__(
+            ann_file=ann_file,
+            metainfo=metainfo,
+            pipeline=pipeline,
+            test_mode=test_mode,
+            **kwargs)
+
+    def load_data_list(self) -> List[dict]:
+        """One dict per image: ``img`` (H, W, C) uint8, ``gt_label``."""
+        from sklearn.datasets import load_digits
+        digits = load_digits()
+        indices = digits_split_indices(self.split, self.val_ratio,
+                                       self.split_seed)
+        images = np.round(digits.images[indices] * (255.0 / 16.0)).clip(
+            0, 255).astype(np.uint8)
+        if self.scale_factor > 1:
+            import cv2
+            size = 8 * self.scale_factor
+            flag = cv2.INTER_LINEAR if self.interpolation == 'bilinear' \
+                else cv2.INTER_NEAREST
+            images = np.stack([
+                cv2.resize(img, (size, size), interpolation=flag)
+                for img in images
+            ])
+        images = images[..., None]
+        if self.num_channels == 3:
+            images = np.repeat(images, 3, axis=-1)
+        images = np.ascontiguousarray(images)
+        return [
+            dict(img=img, img_shape=img.shape[:2], ori_shape=img.shape[:2],
+                 gt_label=int(label), digits_index=int(idx))
+            for img, label, idx in zip(images, digits.target[indices],
+                                       indices)
+        ]
+
+    def extra_repr(self) -> List[str]:
+        return [
+            f'Split: \t{self.split} (val_ratio={self.val_ratio}, '
+            f'split_seed={self.split_seed}, stratified)',
+            f'Image size: \t{8 * self.scale_factor}x{8 * self.scale_factor}'
+            f'x{self.num_channels} uint8',
+        ]
