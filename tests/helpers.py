@@ -102,3 +102,135 @@ def tiny_imagenet_cfg(config_path: str,
     if extra:
         cfg.merge_from_dict(extra)
     return cfg
+
+
+def tiny_classifier(num_classes: int = 5, base: int = 8,
+                    depth: int = 18) -> dict:
+    """A small ResNet ``ImageClassifier`` dict (fast on CPU)."""
+    return dict(
+        type='ImageClassifier',
+        backbone=dict(
+            type='ResNet',
+            depth=depth,
+            stem_channels=base,
+            base_channels=base,
+            out_indices=(3, )),
+        neck=dict(type='GlobalAveragePooling'),
+        head=dict(
+            type='LinearClsHead',
+            num_classes=num_classes,
+            in_channels=base * 8,
+            loss=dict(type='CrossEntropyLoss', loss_weight=1.0)))
+
+
+def tiny_distiller_cfg(teacher_ckpt: Optional[str],
+                       num_classes: int = 5,
+                       distill_losses: Optional[dict] = None,
+                       **kwargs) -> dict:
+    """An ``EnergyKDDistiller`` dict with tiny teacher and student."""
+    return dict(
+        type='EnergyKDDistiller',
+        student=tiny_classifier(num_classes, base=4),
+        teacher=tiny_classifier(num_classes, base=8),
+        teacher_ckpt=teacher_ckpt,
+        distill_losses=distill_losses if distill_losses is not None else dict(
+            loss_energykd=dict(type='EnergyKDLoss', loss_weight=1.0)),
+        data_preprocessor=dict(
+            type='mmpretrain.ClsDataPreprocessor',
+            num_classes=num_classes,
+            mean=[127.5] * 3,
+            std=[127.5] * 3),
+        **kwargs)
+
+
+def save_tiny_teacher(path: str, num_classes: int = 5, seed: int = 0) -> str:
+    """Save a random tiny teacher in the OpenMMLab checkpoint layout."""
+    torch.manual_seed(seed)
+    teacher = build_model(tiny_classifier(num_classes, base=8))
+    teacher.init_weights()
+    return save_openmmlab_checkpoint(teacher, path)
+
+
+def random_batch(num: int = 6, num_classes: int = 5, size: int = 16,
+                 seed: int = 0) -> dict:
+    """A batch as a dataloader yields it (uint8 images, DataSamples)."""
+    from mmpretrain.structures import DataSample
+    gen = torch.Generator().manual_seed(seed)
+    inputs = [
+        torch.randint(0, 256, (3, size, size), generator=gen,
+                      dtype=torch.uint8) for _ in range(num)
+    ]
+    samples = []
+    for i in range(num):
+        sample = DataSample(metainfo=dict(sample_idx=i))
+        samples.append(sample.set_gt_label(int(i % num_classes)))
+    return dict(inputs=inputs, data_samples=samples)
+
+
+def tiny_runner_cfg(work_dir: str,
+                    data_root: str,
+                    teacher_ckpt: Optional[str],
+                    distill_losses: Optional[dict] = None,
+                    custom_hooks: Optional[list] = None,
+                    max_epochs: int = 1,
+                    batch_size: int = 4,
+                    shuffle: bool = False,
+                    augment: bool = False,
+                    seed: int = 0,
+                    **model_kwargs) -> Config:
+    """A full Runner config: tiny distiller on tiny ImageNet-layout data."""
+    model = tiny_distiller_cfg(teacher_ckpt, distill_losses=distill_losses,
+                               **model_kwargs)
+    preprocessor = model.pop('data_preprocessor')
+    train_pipeline = [dict(type='LoadImageFromFile')]
+    if augment:
+        train_pipeline += [
+            dict(type='RandomResizedCrop', scale=16),
+            dict(type='RandomFlip', prob=0.5, direction='horizontal')
+        ]
+    else:
+        train_pipeline += [dict(type='Resize', scale=(16, 16))]
+    train_pipeline.append(dict(type='PackInputs'))
+    test_pipeline = [
+        dict(type='LoadImageFromFile'),
+        dict(type='Resize', scale=(16, 16)),
+        dict(type='PackInputs')
+    ]
+
+    def loader(split: str, pipeline: list, shuffle_: bool) -> dict:
+        return dict(
+            batch_size=batch_size,
+            num_workers=0,
+            dataset=dict(
+                type='ImageNet',
+                data_root=data_root,
+                split=split,
+                pipeline=pipeline),
+            sampler=dict(type='DefaultSampler', shuffle=shuffle_))
+
+    return Config(
+        dict(
+            default_scope='mmpretrain',
+            custom_imports=dict(
+                imports=['mmenergykd'], allow_failed_imports=False),
+            work_dir=work_dir,
+            model=model,
+            data_preprocessor=preprocessor,
+            train_dataloader=loader('train', train_pipeline, shuffle),
+            val_dataloader=loader('val', test_pipeline, False),
+            val_evaluator=dict(type='Accuracy', topk=(1, )),
+            test_dataloader=loader('val', test_pipeline, False),
+            test_evaluator=dict(type='Accuracy', topk=(1, )),
+            optim_wrapper=dict(
+                optimizer=dict(type='SGD', lr=0.05, momentum=0.9)),
+            train_cfg=dict(
+                by_epoch=True, max_epochs=max_epochs, val_interval=1),
+            val_cfg=dict(),
+            test_cfg=dict(),
+            custom_hooks=custom_hooks or [],
+            default_hooks=dict(
+                logger=dict(type='LoggerHook', interval=1),
+                checkpoint=dict(type='CheckpointHook', interval=1)),
+            env_cfg=dict(dist_cfg=dict(backend='gloo')),
+            randomness=dict(seed=seed, deterministic=False),
+            log_level='WARNING'))

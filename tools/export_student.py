@@ -4,8 +4,13 @@
 Usage: python tools/export_student.py CONFIG CHECKPOINT OUT
 """
 import argparse
+import os.path as _osp
+import sys
 
-from mmenergykd.apis import export_student
+# Run from a checkout: use this repository's mmenergykd, not a stale copy.
+sys.path.insert(0, _osp.dirname(_osp.dirname(_osp.abspath(__file__))))
+
+from mmenergykd.apis import export_student, student_config_path
 
 
 def main() -> None:
@@ -15,7 +20,8 @@ def main() -> None:
     parser.add_argument('out', help='where to write the student checkpoint')
     args = parser.parse_args()
     path = export_student(args.config, args.checkpoint, args.out)
-    print(f'Student checkpoint written to {path}')
+    print(f'Student checkpoint written to {path}; its MMPretrain config: '
+          f'{student_config_path(path)}')
 
 
 if __name__ == '__main__':

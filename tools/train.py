@@ -1,6 +1,11 @@
 # Copyright (c) mmenergykd contributors. All rights reserved.
 """Train with an mmenergykd config (MMPretrain's tools/train.py flags)."""
 import argparse
+import os.path as _osp
+import sys
+
+# Run from a checkout: use this repository's mmenergykd, not a stale copy.
+sys.path.insert(0, _osp.dirname(_osp.dirname(_osp.abspath(__file__))))
 import os
 import os.path as osp
 

@@ -1,4 +1,4 @@
 # Copyright (c) mmenergykd contributors. All rights reserved.
-from .export import export_student, student_config
+from .export import export_student, student_config, student_config_path
 
-__all__ = ['export_student', 'student_config']
+__all__ = ['export_student', 'student_config', 'student_config_path']

@@ -11,7 +11,7 @@ from mmengine.config import Config
 
 from mmenergykd.utils.checkpoint import load_local_checkpoint
 
-__all__ = ['export_student', 'student_config']
+__all__ = ['export_student', 'student_config', 'student_config_path']
 
 
 def student_config(config: Union[str, Config]) -> Config:
@@ -45,6 +45,10 @@ def export_student(config: Union[str, Config], checkpoint: str,
                    out: str) -> str:
     """Write the student's weights in the OpenMMLab checkpoint layout.
 
+    Also writes the student's plain MMPretrain config next to it
+    (``OUT`` without extension + ``_config.py``), for
+    ``mmpretrain.get_model(that_config, pretrained=OUT)`` and inferencers.
+
     Args:
         config (str | Config): The distillation config (for the student
             architecture, saved with the weights as ``meta['config']``).
@@ -72,9 +76,16 @@ def export_student(config: Union[str, Config], checkpoint: str,
         exported_from=osp.abspath(checkpoint),
         time=time.strftime('%Y%m%d_%H%M%S'),
         config=cfg.pretty_text,
+        config_file=osp.basename(student_config_path(out)),
         dataset_meta=ckpt.get('meta', {}).get('dataset_meta'))
     os.makedirs(osp.dirname(osp.abspath(out)), exist_ok=True)
     tmp = out + '.tmp'
     torch.save(dict(meta=meta, state_dict=student), tmp)
     os.replace(tmp, out)
+    cfg.dump(student_config_path(out))
     return out
+
+
+def student_config_path(out: str) -> str:
+    """Where :func:`export_student` writes the student's plain config."""
+    return osp.splitext(out)[0] + '_config.py'

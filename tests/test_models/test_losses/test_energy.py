@@ -1,0 +1,55 @@
+import math
+
+import pytest
+import torch
+
+from mmenergykd.models.losses import (assign_energy_groups, energy_score,
+                                      sorted_index_thresholds)
+
+
+def test_energy_score_known_value():
+    # E = -T * log(sum exp(z / T)); for z = (0, 0), T = 1: -log 2.
+    value = energy_score(torch.zeros(1, 2), temperature=1.0)
+    assert value.dtype == torch.float32
+    assert value.item() == pytest.approx(-math.log(2.0), abs=1e-7)
+
+
+def test_energy_score_formula_and_temperature():
+    logits = torch.randn(6, 11, dtype=torch.float64)
+    temp = 4.0
+    expected = [
+        -temp * math.log(sum(math.exp(v / temp) for v in row.tolist()))
+        for row in logits
+    ]
+    got = energy_score(logits, temp)
+    assert torch.allclose(got.double(), torch.tensor(expected, dtype=torch.float64),
+                          atol=1e-5)
+
+
+def test_energy_score_large_logits_finite():
+    logits = torch.tensor([[1e4, -1e4, 0.0]], dtype=torch.float16)
+    value = energy_score(logits, 4.0)
+    assert torch.isfinite(value).all()
+    assert value.item() == pytest.approx(-1e4, rel=1e-3)
+
+
+def test_sorted_index_rule():
+    energies = torch.tensor([5., 1., 9., 3., 7., 2., 8., 4., 6., 0.])
+    ordered = sorted(energies.tolist())
+    low, high = sorted_index_thresholds(energies, 0.2, 0.3)
+    assert low == ordered[int(10 * 0.2)]
+    assert high == ordered[10 - int(10 * 0.3) - 1]
+    groups = assign_energy_groups(energies, torch.tensor(low),
+                                  torch.tensor(high))
+    assert (groups == 0).sum() == 2 and (groups == 2).sum() == 3
+    assert set(energies[groups == 0].tolist()) == {0., 1.}
+    assert set(energies[groups == 2].tolist()) == {7., 8., 9.}
+
+
+def test_sorted_index_edges():
+    energies = torch.arange(5.)
+    assert sorted_index_thresholds(energies, 0.0, 0.0) == (0.0, 4.0)
+    low, high = sorted_index_thresholds(energies, 1.0, 1.0)
+    assert low == math.inf and high == -math.inf
+    with pytest.raises(ValueError, match='high_ratio'):
+        sorted_index_thresholds(energies, 0.2, 1.5)

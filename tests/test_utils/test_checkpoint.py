@@ -1,0 +1,68 @@
+import os
+import os.path as osp
+import pickle
+
+import pytest
+import torch
+from mmengine.logging import MessageHub
+from mmengine.runner import CheckpointLoader
+
+import mmenergykd  # noqa: F401
+from mmenergykd.utils import CheckpointSafetyError, safe_torch_load
+
+
+class _RunsCode:
+    """Unpickling this calls os.system, writing a marker file."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f'touch {self.marker}', ))
+
+
+def test_crafted_checkpoint_is_refused_and_code_not_run(tmp_path):
+    marker = tmp_path / 'pwned'
+    path = tmp_path / 'evil.pth'
+    torch.save({'state_dict': {'w': torch.zeros(1)},
+                'evil': _RunsCode(str(marker))}, path)
+    with pytest.raises(CheckpointSafetyError, match='weights_only'):
+        safe_torch_load(str(path))
+    with pytest.raises(CheckpointSafetyError):
+        CheckpointLoader.load_checkpoint(str(path), map_location='cpu')
+    assert not marker.exists()
+
+
+def test_runner_style_checkpoint_loads_with_weights_only(tmp_path):
+    hub = MessageHub.get_instance('ckpt_test')
+    hub.update_scalar('train/loss', 1.5)
+    path = tmp_path / 'runner.pth'
+    torch.save(dict(state_dict={'w': torch.ones(2)},
+                    message_hub=hub.state_dict(),
+                    meta=dict(seed=1, epoch=3)), path)
+    # torch's default (weights_only=True) fails on MMEngine checkpoints...
+    with pytest.raises(pickle.UnpicklingError):
+        torch.load(path)
+    # ...the registered loader keeps weights_only=True and succeeds
+    loaded = CheckpointLoader.load_checkpoint(str(path), map_location='cpu')
+    assert torch.equal(loaded['state_dict']['w'], torch.ones(2))
+    restored = MessageHub.get_instance('ckpt_test_restored')
+    restored.load_state_dict(loaded['message_hub'])
+    assert restored.get_scalar('train/loss').current() == 1.5
+
+
+def test_mmenergykd_configs_resolve_through_mim():
+    from mmengine.hub import get_config
+    cfg = get_config('mmenergykd::energykd/res34_res18_in1k.py')
+    assert cfg.model.type == 'EnergyKDDistiller'
+    assert cfg.model.distill_losses.loss_energykd.low_energy_temperature > \
+        cfg.model.distill_losses.loss_energykd.high_energy_temperature
+    assert osp.basename(cfg.filename) == 'res34_res18_in1k.py'
+
+
+def test_pkg_resources_available_for_mmpretrain_configs():
+    # setuptools >= 82 removed pkg_resources, which mmengine uses for every
+    # `mmpretrain::` config; requirements pin setuptools<82.
+    from mmengine.hub import get_config
+    cfg = get_config('mmpretrain::resnet/resnet18_8xb32_in1k.py')
+    assert cfg.model.backbone.depth == 18

@@ -1,0 +1,683 @@
+# Copyright (c) mmenergykd contributors. All rights reserved.
+"""Benchmark every method of mmenergykd on real data: sklearn's digits.
+
+Trains the teacher once, then each method (student alone, KD, DKD, Energy KD
+in both temperature directions, Energy DKD, KD + HE-DA, Energy KD + HE-DA)
+for several seeds, each in its own in-process MMEngine Runner, and writes
+into the work dir:
+
+- ``results.json``: every number (per run, per epoch, per energy group);
+- ``results.md``: the markdown table that is also printed;
+- ``accuracy.png``, ``energy_hist.png``, ``energy_groups.png``.
+
+Nothing is downloaded: the digits ship with scikit-learn.
+
+Usage::
+
+    pip install ".[lite,tests]" && python tools/benchmark_digits.py
+    python tools/benchmark_digits.py --quick            # 1 seed, fewer epochs
+    python tools/benchmark_digits.py --methods student,kd --seeds 2
+"""
+import argparse
+import copy
+import datetime
+import json
+import os
+import os.path as osp
+import platform
+import shutil
+import sys
+import time
+import warnings
+from collections import OrderedDict
+from typing import Dict, List, Optional, Sequence
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+# Use the repository's package and configs even when an older copy of
+# mmenergykd is installed in site-packages.
+if REPO not in sys.path:
+    sys.path.insert(0, REPO)
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from mmengine.config import Config  # noqa: E402
+from mmengine.hooks import Hook  # noqa: E402
+
+CONFIG_DIR = osp.join(REPO, 'configs', 'digits')
+
+# name -> (config file, label in the table and plots)
+METHODS = OrderedDict([
+    ('student', ('student.py', 'Student alone')),
+    ('kd', ('kd.py', 'KD (T=4)')),
+    ('dkd', ('dkd.py', 'DKD')),
+    ('energykd', ('energykd.py', 'Energy KD, paper dir. (6/4/2)')),
+    ('energykd_release', ('energykd_release.py',
+                          'Energy KD, release dir. (2/4/6)')),
+    ('energydkd', ('energydkd.py', 'Energy DKD (6/4/2)')),
+    ('kd_heda', ('kd_heda.py', 'KD + HE-DA')),
+    ('energykd_heda', ('energykd_heda.py', 'Energy KD + HE-DA')),
+])
+
+DEFAULT_EPOCHS = 30
+DEFAULT_TEACHER_EPOCHS = 30
+QUICK_EPOCHS = 12
+QUICK_TEACHER_EPOCHS = 15
+GROUP_NAMES = ('low', 'mid', 'high')
+
+
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description='Teacher once, then every method x seeds on sklearn '
+        'digits; prints a markdown table, writes results.json and plots.')
+    parser.add_argument(
+        '--seeds', type=int, default=None,
+        help='number of seeds per method (default 3; 1 with --quick)')
+    parser.add_argument(
+        '--quick', action='store_true',
+        help=f'one seed, {QUICK_EPOCHS} student / {QUICK_TEACHER_EPOCHS} '
+        'teacher epochs (a few minutes)')
+    parser.add_argument(
+        '--work-dir', default='work_dirs/digits_benchmark',
+        help='where runs, results.json and the plots go')
+    parser.add_argument(
+        '--methods', default=','.join(METHODS),
+        help='comma-separated subset of: ' + ', '.join(METHODS))
+    parser.add_argument(
+        '--epochs', type=int, default=None,
+        help=f'student epochs (default {DEFAULT_EPOCHS}, quick '
+        f'{QUICK_EPOCHS})')
+    parser.add_argument(
+        '--teacher-epochs', type=int, default=None,
+        help=f'teacher epochs (default {DEFAULT_TEACHER_EPOCHS}, quick '
+        f'{QUICK_TEACHER_EPOCHS})')
+    parser.add_argument(
+        '--teacher-ckpt', default=None,
+        help='use this trained teacher checkpoint instead of training one')
+    parser.add_argument(
+        '--first-seed', type=int, default=0,
+        help='seeds are first-seed, first-seed + 1, ... (default 0)')
+    parser.add_argument(
+        '--verbose', action='store_true',
+        help="show MMEngine's own INFO logs")
+    args = parser.parse_args(argv)
+    if args.seeds is None:
+        args.seeds = 1 if args.quick else 3
+    if args.epochs is None:
+        args.epochs = QUICK_EPOCHS if args.quick else DEFAULT_EPOCHS
+    if args.teacher_epochs is None:
+        args.teacher_epochs = QUICK_TEACHER_EPOCHS if args.quick \
+            else DEFAULT_TEACHER_EPOCHS
+    methods = [m.strip() for m in args.methods.split(',') if m.strip()]
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown or not methods:
+        parser.error(f'unknown methods {unknown}; choose from '
+                     f'{list(METHODS)}')
+    args.methods = methods
+    if args.seeds < 1 or args.epochs < 1 or args.teacher_epochs < 1:
+        parser.error('--seeds, --epochs and --teacher-epochs must be >= 1')
+    return args
+
+
+def log(msg: str) -> None:
+    print(msg, flush=True)
+
+
+# ----------------------------------------------------------------------
+# runs
+class ProgressHook(Hook):
+    """Records val top-1 after every epoch and prints progress lines."""
+
+    priority = 'VERY_LOW'
+
+    def __init__(self, tag: str, max_epochs: int, print_every: int):
+        self.tag = tag
+        self.max_epochs = max_epochs
+        self.print_every = max(1, print_every)
+        self.curve: List[float] = []
+        self.start = time.time()
+
+    def after_val_epoch(self, runner, metrics=None) -> None:
+        if not metrics or 'accuracy/top1' not in metrics:
+            return
+        acc = float(metrics['accuracy/top1'])
+        self.curve.append(acc)
+        epoch = len(self.curve)
+        if epoch % self.print_every == 0 or epoch == self.max_epochs:
+            log(f'  [{self.tag}] epoch {epoch:3d}/{self.max_epochs} '
+                f'val top-1 {acc:6.2f}  (best {max(self.curve):6.2f})  '
+                f'{time.time() - self.start:6.1f} s')
+
+
+def build_cfg(config: str, work_dir: str, seed: int, epochs: int,
+              teacher_ckpt: Optional[str], verbose: bool, name: str) -> Config:
+    """A config of configs/digits set up for one benchmark run."""
+    cfg = Config.fromfile(osp.join(CONFIG_DIR, config))
+    cfg.work_dir = work_dir
+    cfg.experiment_name = name  # unique: Runners share named instances
+    cfg.randomness = dict(seed=seed, deterministic=False)
+    cfg.train_cfg = dict(by_epoch=True, max_epochs=epochs, val_interval=1)
+    cfg.param_scheduler = dict(
+        type='CosineAnnealingLR', T_max=epochs, by_epoch=True, eta_min=0.0)
+    cfg.default_hooks.checkpoint = None  # the benchmark keeps no checkpoints
+    cfg.default_hooks.logger = dict(type='LoggerHook', interval=50)
+    cfg.log_level = 'INFO' if verbose else 'WARNING'
+    for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        cfg[key].num_workers = 0
+        cfg[key].persistent_workers = False
+    if cfg.model.type == 'EnergyKDDistiller':
+        cfg.model.teacher_ckpt = teacher_ckpt
+        warmup = cfg.model.get('loss_warmup_epochs') or {}
+        # The configs' DKD warm-up is set for DEFAULT_EPOCHS; keep the same
+        # share of the run (at least one epoch) for other lengths.
+        for loss_name, warm in list(warmup.items()):
+            warmup[loss_name] = max(1, round(warm * epochs / DEFAULT_EPOCHS))
+    return cfg
+
+
+def run_one(cfg: Config, tag: str, epochs: int) -> dict:
+    """Train one config; return the accuracy curve and the trained model."""
+    from mmengine.runner import Runner
+    hook = ProgressHook(tag, epochs, print_every=max(1, epochs // 3))
+    start = time.time()
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        runner = Runner.from_cfg(cfg)
+        runner.register_hook(hook)
+        runner.train()
+    seconds = time.time() - start
+    curve = hook.curve
+    if len(curve) != epochs:
+        raise RuntimeError(f'{tag}: expected {epochs} validation results, '
+                           f'got {len(curve)}.')
+    best_epoch = int(np.argmax(curve)) + 1
+    return dict(
+        runner=runner,
+        curve=curve,
+        best=float(max(curve)),
+        best_epoch=best_epoch,
+        last=float(curve[-1]),
+        seconds=seconds)
+
+
+@torch.no_grad()
+def predict_logits(model: torch.nn.Module, dataset_cfg: dict,
+                   batch_size: int = 256) -> torch.Tensor:
+    """Logits of ``model`` (eval mode) over a dataset, in dataset order."""
+    from mmengine.dataset import pseudo_collate
+
+    from mmenergykd.registry import DATASETS
+    dataset = DATASETS.build(copy.deepcopy(dataset_cfg))
+    was_training = model.training
+    model.eval()
+    outputs = []
+    for start in range(0, len(dataset), batch_size):
+        batch = pseudo_collate(
+            [dataset[i] for i in range(start,
+                                       min(start + batch_size,
+                                           len(dataset)))])
+        data = model.data_preprocessor(batch, False)
+        outputs.append(model(data['inputs'], mode='tensor').float().cpu())
+    model.train(was_training)
+    return torch.cat(outputs)
+
+
+def dataset_labels(dataset_cfg: dict) -> np.ndarray:
+    from mmenergykd.registry import DATASETS
+    cfg = copy.deepcopy(dataset_cfg)
+    cfg['pipeline'] = []
+    dataset = DATASETS.build(cfg)
+    return np.array([dataset.get_data_info(i)['gt_label']
+                     for i in range(len(dataset))])
+
+
+def energy_thresholds(model: torch.nn.Module) -> Dict[str, List[float]]:
+    """Calibrated thresholds of every energy consumer of a distiller."""
+    if not hasattr(model, 'energy_consumers'):
+        return {}
+    out = {}
+    for name, consumer in model.energy_consumers().items():
+        if not consumer.is_calibrated:
+            continue
+        low = getattr(consumer, 'low_threshold', None)
+        out[name] = [float(low) if low is not None else float('-inf'),
+                     float(consumer.high_threshold)]
+    return out
+
+
+def mean_std(values: Sequence[float]) -> Dict[str, float]:
+    arr = np.asarray(values, dtype=float)
+    std = float(arr.std(ddof=1)) if arr.size > 1 else 0.0
+    return dict(mean=float(arr.mean()), std=std, n=int(arr.size))
+
+
+def param_count(model_cfg: dict) -> int:
+    from mmengine.registry import DefaultScope
+
+    from mmenergykd.registry import MODELS
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        model = MODELS.build(copy.deepcopy(model_cfg))
+    return int(sum(p.numel() for p in model.parameters()))
+
+
+# ----------------------------------------------------------------------
+# report
+def fmt(stat: Dict[str, float]) -> str:
+    return f"{stat['mean']:.2f} ± {stat['std']:.2f}"
+
+
+def markdown_table(results: dict) -> str:
+    teacher = results['teacher']
+    summary = results['summary']
+    seeds = results['settings']['seeds']
+    lines = [
+        f"| Method | Best-epoch top-1 (%) | Last-epoch top-1 (%) | "
+        f"Gain vs student, best | Gain vs student, last | "
+        f"Runs better than student (last) | s / run |",
+        '|---|---|---|---|---|---|---|',
+        f"| Teacher (CIFAR ResNet-20 widths, "
+        f"{teacher['params'] / 1e3:.0f} k params, 1 run) | "
+        f"{teacher['best']:.2f} | {teacher['last']:.2f} | | | | "
+        f"{teacher['seconds']:.0f} |",
+    ]
+    for name, stat in summary.items():
+        gain_b = stat.get('gain_best')
+        gain_l = stat.get('gain_last')
+        wins = stat.get('wins_last')
+        lines.append(
+            f"| {stat['label']} | {fmt(stat['best'])} | {fmt(stat['last'])} "
+            f"| {'' if gain_b is None else f'{gain_b:+.2f}'} "
+            f"| {'' if gain_l is None else f'{gain_l:+.2f}'} "
+            f"| {'' if wins is None else f'{wins}/{seeds}'} "
+            f"| {stat['seconds']:.0f} |")
+    settings = results['settings']
+    lines.append('')
+    lines.append(
+        f"Held-out split: {settings['num_val']} images "
+        f"(one image = {100 / settings['num_val']:.2f} points); "
+        f"mean ± sample std over {seeds} seed(s) "
+        f"({', '.join(str(s) for s in settings['seed_list'])}); "
+        f"{settings['epochs']} student epochs, {settings['teacher_epochs']} "
+        f"teacher epochs, {settings['img_size']}x{settings['img_size']} "
+        f"input. Gains are differences of the means. 'Runs better' compares "
+        f"each seed with the student alone of the same seed.")
+    return '\n'.join(lines)
+
+
+def group_table(results: dict) -> str:
+    groups = results['energy_groups']
+    sizes = groups['val_sizes']
+    lines = [
+        '| Student accuracy (%) on val, by teacher energy | '
+        + ' | '.join(f'{g} (n={sizes[g]})' for g in GROUP_NAMES) + ' |',
+        '|---|' + '---|' * len(GROUP_NAMES),
+        '| Teacher | ' + ' | '.join(
+            f"{groups['teacher'][g]:.2f}" for g in GROUP_NAMES) + ' |',
+    ]
+    for name, per_group in groups['methods'].items():
+        label = results['summary'][name]['label']
+        lines.append(f'| {label} | ' + ' | '.join(
+            f"{per_group[g]['mean']:.2f}" for g in GROUP_NAMES) + ' |')
+    return '\n'.join(lines)
+
+
+def make_plots(results: dict, train_energies: np.ndarray,
+               work_dir: str) -> List[str]:
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+
+    paths = []
+    summary = results['summary']
+    names = list(summary)
+    labels = [summary[n]['label'] for n in names]
+    colors = plt.get_cmap('tab10').colors
+    teacher_acc = results['teacher']['last']
+    student_mean = summary.get('student', {}).get('last', {}).get('mean')
+
+    # 1. accuracy per method --------------------------------------------
+    fig, ax = plt.subplots(figsize=(9, 0.55 * len(names) + 1.8))
+    ypos = np.arange(len(names))[::-1]
+    height = 0.38
+    all_vals = []
+    for offset, key, alpha, text in ((height / 2, 'best', 0.45,
+                                      'best epoch'),
+                                     (-height / 2, 'last', 0.95,
+                                      'last epoch')):
+        means = [summary[n][key]['mean'] for n in names]
+        stds = [summary[n][key]['std'] for n in names]
+        ax.barh(ypos + offset, means, height, xerr=stds,
+                color=[colors[i % 10] for i in range(len(names))],
+                alpha=alpha, capsize=3, label=f'{text} (mean ± std)')
+        for y, n in zip(ypos, names):
+            runs = summary[n][f'{key}_runs']
+            all_vals.extend(runs)
+            ax.plot(runs, [y + offset] * len(runs), 'k.', ms=4)
+        for y, m in zip(ypos, means):
+            ax.text(m, y + offset, f' {m:.2f}', va='center', fontsize=8)
+    ax.axvline(teacher_acc, color='k', ls='--', lw=1,
+               label=f'teacher {teacher_acc:.2f}')
+    if student_mean is not None:
+        ax.axvline(student_mean, color='grey', ls=':', lw=1.2,
+                   label=f'student alone (last) {student_mean:.2f}')
+    low = min(all_vals + [teacher_acc]) - 1.5
+    ax.set_xlim(max(0, low), 100.4)
+    ax.set_yticks(ypos)
+    ax.set_yticklabels(labels)
+    ax.set_xlabel('val top-1 (%)  (dots: individual seeds)')
+    ax.set_title(f"sklearn digits, {results['settings']['num_val']} held-out "
+                 f"images, {results['settings']['seeds']} seed(s)")
+    ax.legend(loc='lower left', fontsize=8)
+    fig.tight_layout()
+    path = osp.join(work_dir, 'accuracy.png')
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    paths.append(path)
+
+    # 2. teacher energy histogram ---------------------------------------
+    groups = results['energy_groups']
+    fig, ax = plt.subplots(figsize=(8, 3.8))
+    ax.hist(train_energies, bins=60, color='#7a9cc6', edgecolor='white')
+    marks = [
+        (groups['thresholds'][0], 'C2', '-',
+         f"Energy KD low threshold ({groups['thresholds'][0]:.2f}): "
+         f"{100 * results['settings']['low_ratio']:.0f} % below"),
+        (groups['thresholds'][1], 'C3', '-',
+         f"Energy KD high threshold ({groups['thresholds'][1]:.2f}): "
+         f"{100 * results['settings']['high_ratio']:.0f} % above"),
+    ]
+    if groups.get('heda_threshold') is not None:
+        marks.append((groups['heda_threshold'], 'C1', '--',
+                      f"HE-DA threshold ({groups['heda_threshold']:.2f}): "
+                      f"{100 * results['settings']['heda_ratio']:.0f} % "
+                      'above'))
+    for value, color, ls, text in marks:
+        ax.axvline(value, color=color, ls=ls, lw=2, label=text)
+    ax.set_xlabel('teacher energy  E(x) = -T log sum exp(z / T),  T = '
+                  f"{results['settings']['energy_temperature']:g}   "
+                  '(lower = more confident)')
+    ax.set_ylabel('training images')
+    ax.set_title(f"Teacher energies on the {len(train_energies)} training "
+                 f"images; thresholds from the calibrated run "
+                 f"({groups['threshold_source']})", fontsize=9)
+    ax.legend(fontsize=8, loc='upper left')
+    fig.tight_layout()
+    path = osp.join(work_dir, 'energy_hist.png')
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    paths.append(path)
+
+    # 3. per-energy-group student accuracy ------------------------------
+    sizes = groups['val_sizes']
+    fig, axes = plt.subplots(1, 3, figsize=(13, 0.5 * len(names) + 2.2),
+                             sharey=True)
+    for ax, group in zip(axes, GROUP_NAMES):
+        means = [groups['methods'][n][group]['mean'] for n in names]
+        stds = [groups['methods'][n][group]['std'] for n in names]
+        ax.barh(ypos, means, 0.7, xerr=stds, capsize=2,
+                color=[colors[i % 10] for i in range(len(names))])
+        for y, m in zip(ypos, means):
+            ax.text(m, y, f' {m:.1f}', va='center', fontsize=8)
+        t_acc = groups['teacher'][group]
+        ax.axvline(t_acc, color='k', ls='--', lw=1,
+                   label=f'teacher {t_acc:.1f}')
+        lo = min(means + [t_acc]) - 4
+        ax.set_xlim(max(0, lo), 101)
+        ax.set_title(f'{group}-energy teacher (n={sizes[group]} val images)',
+                     fontsize=10)
+        ax.set_xlabel('student val top-1 (%), last epoch')
+        ax.legend(loc='lower left', fontsize=8)
+    axes[0].set_yticks(ypos)
+    axes[0].set_yticklabels(labels)
+    fig.suptitle('Student accuracy by the teacher\'s energy group on the '
+                 'held-out split (mean ± std over seeds)', fontsize=11)
+    fig.tight_layout()
+    path = osp.join(work_dir, 'energy_groups.png')
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    paths.append(path)
+    return paths
+
+
+# ----------------------------------------------------------------------
+def main(argv: Optional[Sequence[str]] = None) -> dict:
+    args = parse_args(argv)
+    import mmenergykd  # noqa: F401  (registers the dataset, models, hooks)
+    from mmenergykd.models.losses import energy_score, sorted_index_thresholds
+
+    t_start = time.time()
+    work_dir = osp.abspath(args.work_dir)
+    os.makedirs(work_dir, exist_ok=True)
+    seeds = list(range(args.first_seed, args.first_seed + args.seeds))
+    stamp = datetime.datetime.now().strftime('%Y%m%d_%H%M%S')
+    log(f'Digits benchmark: methods {args.methods}, seeds {seeds}, '
+        f'{args.epochs} student epochs, teacher {args.teacher_epochs} '
+        f'epochs; {torch.get_num_threads()} torch threads; work dir '
+        f'{work_dir}')
+
+    # teacher ------------------------------------------------------------
+    teacher_cfg = build_cfg('teacher.py', osp.join(work_dir, 'teacher'),
+                            seed=0, epochs=args.teacher_epochs,
+                            teacher_ckpt=None, verbose=args.verbose,
+                            name=f'teacher_{stamp}')
+    base = Config.fromfile(osp.join(CONFIG_DIR, 'energykd.py'))
+    val_data = base.val_dataloader.dataset.to_dict()
+    train_eval_data = dict(base.train_dataloader.dataset.to_dict(),
+                           pipeline=base.test_pipeline)
+    energy_loss_cfg = base.model.distill_losses.loss_energykd
+    e_temp = float(energy_loss_cfg.energy_temperature)
+    low_ratio = float(energy_loss_cfg.low_ratio)
+    high_ratio = float(energy_loss_cfg.high_ratio)
+    heda_ratio = float(Config.fromfile(osp.join(
+        CONFIG_DIR, 'energykd_heda.py')).custom_hooks[1].high_ratio)
+
+    from mmengine.registry import DefaultScope
+    from mmengine.runner import Runner  # noqa: F401
+    DefaultScope.get_instance(f'digits_benchmark_{stamp}',
+                              scope_name='mmpretrain')
+    if args.teacher_ckpt:
+        from mmenergykd.models.utils import (build_classifier,
+                                             load_teacher_checkpoint)
+        teacher_path = osp.abspath(args.teacher_ckpt)
+        log(f'Teacher: using {teacher_path} (not trained here)')
+        teacher_model = build_classifier(
+            dict(teacher_cfg.model,
+                 data_preprocessor=dict(type='ClsDataPreprocessor',
+                                        **teacher_cfg.data_preprocessor)),
+            'teacher')
+        load_teacher_checkpoint(teacher_model, teacher_path)
+        val_logits = predict_logits(teacher_model, val_data)
+        val_y = dataset_labels(val_data)
+        acc = float((val_logits.argmax(1).numpy() == val_y).mean() * 100)
+        teacher = dict(best=acc, last=acc, best_epoch=None, curve=[acc],
+                       seconds=0.0, checkpoint=teacher_path, trained=False)
+    else:
+        log(f'Teacher: training for {args.teacher_epochs} epochs (seed 0)')
+        out = run_one(teacher_cfg, 'teacher', args.teacher_epochs)
+        teacher_model = out.pop('runner').model
+        teacher_path = osp.join(work_dir, 'teacher', 'teacher.pth')
+        torch.save(
+            dict(meta=dict(note='digits benchmark teacher',
+                           config='configs/digits/teacher.py',
+                           epochs=args.teacher_epochs,
+                           val_top1=out['last']),
+                 state_dict=teacher_model.state_dict()), teacher_path)
+        teacher = dict(out, checkpoint=teacher_path, trained=True)
+        log(f"Teacher: val top-1 {out['last']:.2f} (best {out['best']:.2f} "
+            f"at epoch {out['best_epoch']}), {out['seconds']:.0f} s, saved "
+            f'{teacher_path}')
+    teacher['params'] = param_count(teacher_cfg.model)
+    train_logits = predict_logits(teacher_model, train_eval_data)
+    val_logits = predict_logits(teacher_model, val_data)
+    train_energies = energy_score(train_logits, e_temp).numpy()
+    val_energies = energy_score(val_logits, e_temp).numpy()
+    val_y = dataset_labels(val_data)
+    teacher_val_correct = val_logits.argmax(1).numpy() == val_y
+    del teacher_model
+
+    # methods --------------------------------------------------------------
+    runs: Dict[str, List[dict]] = OrderedDict()
+    for method in args.methods:
+        config, label = METHODS[method]
+        runs[method] = []
+        for seed in seeds:
+            tag = f'{method} seed {seed}'
+            cfg = build_cfg(config, osp.join(work_dir, method, f'seed{seed}'),
+                            seed=seed, epochs=args.epochs,
+                            teacher_ckpt=teacher_path, verbose=args.verbose,
+                            name=f'{method}_seed{seed}_{stamp}')
+            log(f'{label}: seed {seed} ...')
+            out = run_one(cfg, tag, args.epochs)
+            runner = out.pop('runner')
+            model = runner.model
+            thresholds = energy_thresholds(model)
+            logits = predict_logits(model, val_data)
+            correct = (logits.argmax(1).numpy() == val_y)
+            out.update(
+                seed=seed,
+                thresholds=thresholds,
+                val_correct_last=correct.astype(int).tolist())
+            runs[method].append(out)
+            del runner, model
+            log(f"{label}: seed {seed} done: best {out['best']:.2f} "
+                f"(epoch {out['best_epoch']}), last {out['last']:.2f}, "
+                f"{out['seconds']:.0f} s  [total "
+                f'{(time.time() - t_start) / 60:.1f} min]')
+
+    # thresholds: from the calibrated Energy KD run when there is one ------
+    calibrated = [(m, r['thresholds']) for m in runs for r in runs[m]
+                  if r['thresholds']]
+    source = None
+    thresholds = None
+    heda_threshold = None
+    for method, th in calibrated:
+        if thresholds is None:
+            for name, pair in th.items():
+                if name != 'high_energy_augment' and name.startswith(
+                        'loss_energykd'):
+                    thresholds, source = pair, f'{method}, seed ' \
+                        f'{runs[method][0]["seed"]}'
+                    break
+        if heda_threshold is None and 'high_energy_augment' in th:
+            heda_threshold = th['high_energy_augment'][1]
+    if thresholds is None:
+        e = torch.from_numpy(train_energies)
+        thresholds = list(sorted_index_thresholds(e, low_ratio, high_ratio))
+        source = 'computed here: no Energy KD run in this benchmark'
+    if heda_threshold is None:
+        heda_threshold = sorted_index_thresholds(
+            torch.from_numpy(train_energies), 0.0, heda_ratio)[1]
+
+    val_groups = np.where(val_energies < thresholds[0], 0,
+                          np.where(val_energies > thresholds[1], 2, 1))
+    sizes = {g: int((val_groups == i).sum())
+             for i, g in enumerate(GROUP_NAMES)}
+
+    def group_acc(correct: np.ndarray) -> Dict[str, float]:
+        return {g: float(100 * correct[val_groups == i].mean())
+                if sizes[g] else float('nan')
+                for i, g in enumerate(GROUP_NAMES)}
+
+    summary: Dict[str, dict] = OrderedDict()
+    group_results: Dict[str, dict] = OrderedDict()
+    student_runs = {r['seed']: r for r in runs.get('student', [])}
+    for method, method_runs in runs.items():
+        stat = dict(
+            label=METHODS[method][1],
+            config=f'configs/digits/{METHODS[method][0]}',
+            best=mean_std([r['best'] for r in method_runs]),
+            last=mean_std([r['last'] for r in method_runs]),
+            best_runs=[r['best'] for r in method_runs],
+            last_runs=[r['last'] for r in method_runs],
+            best_epochs=[r['best_epoch'] for r in method_runs],
+            seconds=float(np.mean([r['seconds'] for r in method_runs])))
+        per_seed = [group_acc(np.array(r['val_correct_last'], bool))
+                    for r in method_runs]
+        for r, acc in zip(method_runs, per_seed):
+            r['group_acc_last'] = acc
+        group_results[method] = {
+            g: mean_std([a[g] for a in per_seed]) for g in GROUP_NAMES}
+        summary[method] = stat
+    if 'student' in summary:
+        for method, stat in summary.items():
+            if method == 'student':
+                continue
+            stat['gain_best'] = stat['best']['mean'] - summary['student'][
+                'best']['mean']
+            stat['gain_last'] = stat['last']['mean'] - summary['student'][
+                'last']['mean']
+            paired = [(r['last'], student_runs[r['seed']]['last'])
+                      for r in runs[method] if r['seed'] in student_runs]
+            stat['wins_last'] = int(sum(a > b for a, b in paired))
+            stat['paired_gain_last'] = mean_std(
+                [a - b for a, b in paired]) if paired else None
+
+    base_cfg = Config.fromfile(osp.join(CONFIG_DIR, 'student.py'))
+    results = dict(
+        settings=dict(
+            command='python tools/benchmark_digits.py ' + ' '.join(
+                sys.argv[1:] if argv is None else list(argv)),
+            methods=args.methods,
+            seeds=len(seeds),
+            seed_list=seeds,
+            epochs=args.epochs,
+            teacher_epochs=args.teacher_epochs,
+            quick=args.quick,
+            img_size=int(base_cfg.img_size),
+            batch_size=int(base_cfg.train_dataloader.batch_size),
+            num_train=int(len(train_energies)),
+            num_val=int(len(val_y)),
+            val_ratio=float(base_cfg.train_dataloader.dataset.val_ratio),
+            split_seed=int(base_cfg.train_dataloader.dataset.split_seed),
+            student_params=param_count(base_cfg.model),
+            energy_temperature=e_temp,
+            low_ratio=low_ratio,
+            high_ratio=high_ratio,
+            heda_ratio=heda_ratio,
+            machine=dict(
+                platform=platform.platform(),
+                processor=platform.processor() or platform.machine(),
+                cpu_count=os.cpu_count(),
+                torch_threads=torch.get_num_threads(),
+                cuda=torch.cuda.is_available(),
+                python=platform.python_version(),
+                torch=torch.__version__)),
+        teacher=teacher,
+        summary=summary,
+        energy_groups=dict(
+            thresholds=[float(t) for t in thresholds],
+            threshold_source=source,
+            heda_threshold=float(heda_threshold),
+            val_sizes=sizes,
+            teacher=group_acc(teacher_val_correct),
+            methods=group_results,
+            train_energy=dict(
+                min=float(train_energies.min()),
+                max=float(train_energies.max()),
+                mean=float(train_energies.mean()))),
+        runs=runs,
+    )
+    results['wall_seconds'] = time.time() - t_start
+
+    table = markdown_table(results)
+    groups_md = group_table(results)
+    plots = make_plots(results, train_energies, work_dir)
+    results['plots'] = [osp.basename(p) for p in plots]
+    results['wall_seconds'] = time.time() - t_start
+    with open(osp.join(work_dir, 'results.json'), 'w') as f:
+        json.dump(results, f, indent=1)
+    machine = results['settings']['machine']
+    md = (f"{table}\n\n{groups_md}\n\nWall time "
+          f"{results['wall_seconds'] / 60:.1f} min on {machine['cpu_count']} "
+          f"CPU core(s) ({machine['processor']}, torch "
+          f"{machine['torch']}, CUDA {'yes' if machine['cuda'] else 'no'}).\n")
+    with open(osp.join(work_dir, 'results.md'), 'w') as f:
+        f.write(md)
+    log('')
+    log(md)
+    log(f"Wrote {osp.join(work_dir, 'results.json')}, results.md and "
+        f"{', '.join(osp.basename(p) for p in plots)} in {work_dir}")
+    return results
+
+
+if __name__ == '__main__':
+    main()
