@@ -106,17 +106,24 @@ class HighEnergyAugment(nn.Module):
         self.num_augmented = 0
         self.num_seen = 0
         self._warned = False
+        self._calibrated = False
 
     # energy consumer protocol ------------------------------------------
     @property
     def is_calibrated(self) -> bool:
-        return not bool(torch.isnan(self.high_threshold))
+        """Whether the threshold is set (host-side flag, no device sync)."""
+        return self._calibrated
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+        self._calibrated = not bool(torch.isnan(self.high_threshold))
 
     def set_thresholds(self, low: float, high: float) -> None:
         """Set the HE-DA threshold (``low`` is unused: low ratio 0)."""
         if math.isnan(float(high)):
             raise ValueError('The HE-DA threshold must not be NaN.')
         self.high_threshold.fill_(float(high))
+        self._calibrated = True
 
     # random state, kept in the checkpoint by the hook --------------------
     def rng_state(self) -> str:

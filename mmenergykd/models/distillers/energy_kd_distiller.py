@@ -65,6 +65,15 @@ class EnergyKDDistiller(BaseModel):
             config's top-level ``data_preprocessor`` here.
         check_finite_teacher (bool): Raise a ValueError when the teacher's
             logits are non-finite. Defaults to True.
+        channels_last (bool): Keep teacher, student and inputs in the
+            ``channels_last`` memory format (faster convolutions with AMP on
+            recent GPUs). Defaults to False.
+        teacher_inference_mode (bool): Run the teacher under
+            ``torch.inference_mode`` instead of ``no_grad``. Defaults to
+            False.
+        compile_teacher (bool | dict): ``torch.compile`` the teacher's
+            forward (a dict is passed to ``torch.compile`` as keyword
+            arguments). Defaults to False.
         init_cfg (dict, optional): Initialisation config.
 
     Example:
@@ -87,6 +96,9 @@ class EnergyKDDistiller(BaseModel):
                  loss_warmup_epochs: Optional[Dict[str, int]] = None,
                  data_preprocessor: Optional[dict] = None,
                  check_finite_teacher: bool = True,
+                 channels_last: bool = False,
+                 teacher_inference_mode: bool = False,
+                 compile_teacher: Union[bool, dict] = False,
                  init_cfg: Optional[dict] = None):
         if data_preprocessor is None:
             data_preprocessor = resolve_model_cfg(student, 'student').get(
@@ -117,6 +129,17 @@ class EnergyKDDistiller(BaseModel):
         self.teacher_ckpt = teacher_ckpt
         self.student_loss_weight = float(student_loss_weight)
         self.check_finite_teacher = check_finite_teacher
+        self.channels_last = channels_last
+        self.teacher_inference_mode = teacher_inference_mode
+        if channels_last:
+            self.student.to(memory_format=torch.channels_last)
+            teacher_model.to(memory_format=torch.channels_last)
+        self.__dict__['_teacher_forward'] = self._plain_teacher_forward
+        if compile_teacher:
+            options = compile_teacher if isinstance(compile_teacher,
+                                                    dict) else {}
+            self.__dict__['_teacher_forward'] = torch.compile(
+                self._plain_teacher_forward, **options)
 
         self.distill_losses = nn.ModuleDict()
         for name, cfg in (distill_losses or {}).items():
@@ -170,6 +193,14 @@ class EnergyKDDistiller(BaseModel):
         """Initialise the student only; the teacher keeps its checkpoint."""
         self.student.init_weights()
 
+    def _plain_teacher_forward(self, inputs: Tensor) -> Tensor:
+        return self.teacher.head(self.teacher.extract_feat(inputs))
+
+    def _format(self, inputs: Tensor) -> Tensor:
+        if self.channels_last and inputs.dim() == 4:
+            return inputs.contiguous(memory_format=torch.channels_last)
+        return inputs
+
     def teacher_logits(self, inputs: Tensor) -> Tensor:
         """Teacher logits (eval mode, no gradient, no loss).
 
@@ -179,9 +210,15 @@ class EnergyKDDistiller(BaseModel):
         Returns:
             Tensor: Logits of shape (B, num_classes), detached.
         """
-        self.teacher.eval()
-        with torch.no_grad():
-            logits = self.teacher.head(self.teacher.extract_feat(inputs))
+        inputs = self._format(inputs)
+        if self.teacher_inference_mode:
+            with torch.inference_mode():
+                logits = self.__dict__['_teacher_forward'](inputs)
+            # A normal tensor again, so autograd may save it for backward.
+            logits = logits.clone()
+        else:
+            with torch.no_grad():
+                logits = self.__dict__['_teacher_forward'](inputs)
         if self.check_finite_teacher and not torch.isfinite(logits).all():
             raise ValueError(
                 'The teacher produced non-finite logits (NaN / Inf) for this '
@@ -192,6 +229,7 @@ class EnergyKDDistiller(BaseModel):
 
     def student_logits(self, inputs: Tensor) -> Tensor:
         """Student logits (with gradient)."""
+        inputs = self._format(inputs)
         return self.student.head(self.student.extract_feat(inputs))
 
     # ------------------------------------------------------------------
@@ -234,7 +272,7 @@ class EnergyKDDistiller(BaseModel):
         if mode == 'loss':
             return self.loss(inputs, data_samples)
         if mode in ('predict', 'tensor'):
-            return self.student(inputs, data_samples, mode=mode)
+            return self.student(self._format(inputs), data_samples, mode=mode)
         raise RuntimeError(f'Invalid mode "{mode}".')
 
     def _warmup_factor(self, name: str) -> float:

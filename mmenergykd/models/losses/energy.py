@@ -171,11 +171,17 @@ class EnergyTemperatureMixin:
             ]),
             persistent=False)
         self._warned_batch_quantiles = False
+        self._calibrated = False
 
     @property
     def is_calibrated(self) -> bool:
-        """Whether both thresholds have been set."""
-        return not bool(
+        """Whether both thresholds have been set (a host-side flag, so the
+        per-step check never waits for the device)."""
+        return self._calibrated
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+        self._calibrated = not bool(
             torch.isnan(self.low_threshold).any()
             or torch.isnan(self.high_threshold).any())
 
@@ -192,6 +198,7 @@ class EnergyTemperatureMixin:
                              f'low={low}, high={high}.')
         self.low_threshold.fill_(low)
         self.high_threshold.fill_(high)
+        self._calibrated = True
 
     def energy_groups(self, teacher_logits: Tensor) -> Tensor:
         """Energy group (0 low, 1 mid, 2 high) of each sample.
