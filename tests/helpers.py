@@ -234,3 +234,28 @@ def tiny_runner_cfg(work_dir: str,
             env_cfg=dict(dist_cfg=dict(backend='gloo')),
             randomness=dict(seed=seed, deterministic=False),
             log_level='WARNING'))
+
+
+def make_cifar100_folder(root: str, train_per_class: int = 1,
+                         test_per_class: int = 1, seed: int = 0) -> str:
+    """Write tiny CIFAR-100 python-version files (no download, no md5)."""
+    import pickle
+    rng = np.random.default_rng(seed)
+    folder = osp.join(root, 'cifar-100-python')
+    os.makedirs(folder, exist_ok=True)
+    for split, per_class in (('train', train_per_class),
+                             ('test', test_per_class)):
+        labels = np.repeat(np.arange(100), per_class)
+        data = rng.integers(0, 256, (len(labels), 3 * 32 * 32),
+                            dtype=np.uint8)
+        entry = dict(
+            filenames=[f'{split}_{i}.png' for i in range(len(labels))],
+            fine_labels=labels.tolist(),
+            coarse_labels=(labels // 5).tolist(),
+            data=data)
+        with open(osp.join(folder, split), 'wb') as f:
+            pickle.dump(entry, f)
+    with open(osp.join(folder, 'meta'), 'wb') as f:
+        pickle.dump(dict(fine_label_names=[f'c{i}' for i in range(100)],
+                         coarse_label_names=[f'g{i}' for i in range(20)]), f)
+    return root
