@@ -106,7 +106,8 @@ def default_config_path(name: str) -> Path:
     Raises:
         FileNotFoundError: If neither location has the config.
     """
-    rel = Path('_base_', 'models', 'cifar100', f'{resolve_model_name(name)}.py')
+    rel = Path('_base_', 'models', 'cifar100',
+               f'{resolve_model_name(name)}.py')
     package_dir = Path(__file__).resolve().parents[1]
     candidates = [
         package_dir.parent / 'configs' / rel,
@@ -129,11 +130,11 @@ def build_model_from_config(config: Union[str, Path]) -> torch.nn.Module:
     Returns:
         torch.nn.Module: The model (randomly initialised, on the CPU).
     """
-    from mmengine.config import Config
-
     import mmpretrain.models  # noqa: F401  (registers ImageClassifier etc.)
-    from mmenergykd.models import backbones  # noqa: F401
+    from mmengine.config import Config
     from mmpretrain.registry import MODELS
+
+    from mmenergykd.models import backbones  # noqa: F401
 
     cfg = Config.fromfile(str(config))
     return MODELS.build(cfg.model)

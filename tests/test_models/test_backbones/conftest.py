@@ -3,13 +3,13 @@
 from pathlib import Path
 from typing import Callable
 
+import mmpretrain.models  # noqa: F401  (registers ImageClassifier & co.)
 import pytest
 import torch
 from mmengine.config import Config
+from mmpretrain.registry import MODELS
 
 import mmenergykd.models.backbones  # noqa: F401  (registers the backbones)
-import mmpretrain.models  # noqa: F401  (registers ImageClassifier & co.)
-from mmpretrain.registry import MODELS
 
 CIFAR100_MODELS = Path(__file__).resolve().parents[3] / 'configs' / \
     '_base_' / 'models' / 'cifar100'

@@ -50,3 +50,17 @@ def test_cifar_resnet_custom_and_bad_arch():
         CifarResNet('resnet18')
     with pytest.raises(ValueError, match='6n'):
         CifarResNet(dict(depth=16, widths=(16, 16, 32, 64)))
+
+
+def test_cifar_resnet_zoo_init_and_loss(build_zoo_classifier):
+    model = build_zoo_classifier('resnet20')
+    model.init_weights()
+    conv = model.backbone.layer3[0].conv2.weight  # 64 x 64 x 3 x 3
+    expected_std = (2.0 / (3 * 3 * 64))**0.5  # Kaiming normal, fan-out
+    assert abs(conv.std().item() / expected_std - 1) < 0.05
+    assert torch.all(model.backbone.layer3[0].bn2.weight == 1)
+
+    from mmpretrain.structures import DataSample
+    samples = [DataSample().set_gt_label(i) for i in (3, 97)]
+    losses = model(torch.randn(2, 3, 32, 32), samples, mode='loss')
+    assert losses['loss'].ndim == 0 and torch.isfinite(losses['loss'])
