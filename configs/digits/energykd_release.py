@@ -1,0 +1,13 @@
+# Energy KD, RELEASE direction (the authors' code, cfg T.LOW/MID/HIGH):
+# low-energy (confident) samples get the LOWER temperature, high-energy
+# (uncertain) samples the HIGHER one:
+#   low_energy_temperature = 2 < mid_temperature = 4 < high_energy_temperature = 6.
+# Everything else as in energykd.py (the paper direction).
+_base_ = ['./energykd.py']
+
+model = dict(
+    distill_losses=dict(
+        loss_energykd=dict(
+            low_energy_temperature=2.0,
+            mid_temperature=4.0,
+            high_energy_temperature=6.0)))
