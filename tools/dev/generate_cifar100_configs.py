@@ -88,17 +88,23 @@ def heda_hook(ratio):
         loss_weight=0.9)'''
 
 
-def write(dataset, method, teacher, student, epochs, body, title):
-    name = (f'{method}_{teacher}_{student}_1xb64_{epochs}e_'
+def config_name(dataset, method, teacher, student, epochs):
+    return (f'{method}_{teacher}_{student}_1xb64_{epochs}e_'
             f'{dataset.replace("_", "-")}.py')
+
+
+def write(dataset, method, teacher, student, epochs, base, body, title):
+    """Write one config; ``base`` is its ``_base_`` list (as source)."""
     folder = osp.join(ROOT, 'configs', dataset, method)
     os.makedirs(folder, exist_ok=True)
-    base = f"'../_base_/{dataset}_bs64.py', '../_base_/schedule_{epochs}e.py'"
     title = '\n# '.join(textwrap.wrap(title, 76))
-    text = HEADER.format(title=title) + f'''_base_ = [{base}]
+    if len(base) > 69:
+        base = '[\n    ' + base[1:-1] + '\n]'
+    text = HEADER.format(title=title) + f'''_base_ = {base}
 
 {body}'''
-    with open(osp.join(folder, name), 'w') as f:
+    with open(osp.join(folder, config_name(dataset, method, teacher, student,
+                                           epochs)), 'w') as f:
         f.write(text)
 
 
@@ -112,53 +118,98 @@ optim_wrapper = dict(optimizer=dict(lr={lr}))
 
 
 CALIB = "\ncustom_hooks = [dict(type='EnergyCalibrationHook')]\n"
+FULL_BASE = "['../_base_/cifar100_bs64.py', '../_base_/schedule_240e.py']"
+SCHEDULE_360 = '''# The release's Energy KD / Energy DKD schedule: 360 epochs, lr x0.1 at
+# 150, 180, 210, 240, 270 and 300.
+param_scheduler = dict(milestones=[150, 180, 210, 240, 270, 300])
+train_cfg = dict(max_epochs=360)
+'''
+LT_DATA = '''# CIFAR-100-LT: the training split cut to an exponential long-tailed
+# profile (imbalance factor 100: 500 images for class 0 down to 5 for class
+# 99); evaluation on the balanced test split.
+train_dataloader = dict(dataset=dict(type='CIFAR100LT', imb_factor=100))
+'''
 
 
-def generate(dataset):
-    lt = dataset == 'cifar100_lt'
+def release_override(loss_name):
+    t = RELEASE
+    return f'''# The authors' release direction: low-energy (confident) samples get the
+# LOWER temperature.
+model = dict(
+    distill_losses=dict(
+        {loss_name}=dict(
+            low_energy_temperature={t[0]},
+            mid_temperature={t[1]},
+            high_energy_temperature={t[2]})))
+'''
+
+
+def generate_cifar100():
+    """Full definitions (240 epochs) and the configs derived from them."""
+    d = 'cifar100'
     for teacher, student, lr, beta, heda_ratio, in_ekd in PAIRS:
         pair = f'{teacher} -> {student}'
-        protocols = [240] if lt else [240, 360]
         if in_ekd:
-            directions = [('energykd', PAPER, 'paper direction')]
-            if not lt:
-                directions.append(
-                    ('energykd-release', RELEASE, 'release direction'))
-            for method, temps, label in directions:
-                for epochs in protocols:
-                    body = model_block(teacher, student, 0.1,
-                                       energy_kd_loss(temps, 0.2, 0.2))
-                    write(dataset, method, teacher, student, epochs,
-                          body + CALIB + lr_line(lr),
-                          f'Energy KD ({label}: {temps[0]} / {temps[1]} / '
-                          f'{temps[2]} for low / mid / high energy), {pair}, '
-                          f'{epochs} epochs.')
-                dkd_method = method.replace('energykd', 'energydkd')
-                for epochs in protocols:
-                    body = model_block(
-                        teacher, student, 1.0, energy_dkd_loss(temps, beta),
-                        ',\n    loss_warmup_epochs=dict(loss_energydkd=20)')
-                    write(dataset, dkd_method, teacher, student, epochs,
-                          body + CALIB + lr_line(lr),
-                          f'Energy DKD ({label}: {temps[0]} / {temps[1]} / '
-                          f'{temps[2]}), alpha 1, beta {beta}, {pair}, '
-                          f'{epochs} epochs.')
-            write(dataset, 'kd', teacher, student, 240,
-                  model_block(teacher, student, 0.1, KD_LOSS) + lr_line(lr),
-                  f'KD baseline (T 4, CE 0.1, KD 0.9), {pair}, 240 epochs.')
-            write(dataset, 'dkd', teacher, student, 240,
-                  model_block(teacher, student, 1.0, dkd_loss(beta),
-                              ',\n    loss_warmup_epochs=dict(loss_dkd=20)')
-                  + lr_line(lr),
-                  f'DKD baseline (T 4, alpha 1, beta {beta}, 20 warm-up '
-                  f'epochs), {pair}, 240 epochs.')
+            full = {
+                'energykd': (model_block(teacher, student, 0.1,
+                                         energy_kd_loss(PAPER, 0.2, 0.2))
+                             + CALIB,
+                             f'Energy KD (paper direction: {PAPER[0]} / '
+                             f'{PAPER[1]} / {PAPER[2]} for low / mid / high '
+                             f'energy), {pair}.', 'loss_energykd'),
+                'energydkd': (model_block(
+                    teacher, student, 1.0, energy_dkd_loss(PAPER, beta),
+                    ',\n    loss_warmup_epochs=dict(loss_energydkd=20)')
+                              + CALIB, f'Energy DKD (paper direction), alpha'
+                              f' 1, beta {beta}, {pair}.', 'loss_energydkd'),
+                'kd': (model_block(teacher, student, 0.1, KD_LOSS),
+                       f'KD baseline (T 4, CE 0.1, KD 0.9), {pair}.', None),
+                'dkd': (model_block(
+                    teacher, student, 1.0, dkd_loss(beta),
+                    ',\n    loss_warmup_epochs=dict(loss_dkd=20)'),
+                        f'DKD baseline (T 4, alpha 1, beta {beta}, 20 '
+                        f'warm-up epochs), {pair}.', None),
+            }
+            for method, (body, title, loss_name) in full.items():
+                write(d, method, teacher, student, 240, FULL_BASE,
+                      body + lr_line(lr), title + ' 240 epochs.')
+                if loss_name is None:
+                    continue
+                own_240 = config_name(d, method, teacher, student, 240)
+                write(d, method, teacher, student, 360, f"['./{own_240}']",
+                      SCHEDULE_360, title + ' 360 epochs (the release).')
+                for epochs in (240, 360):
+                    parent = config_name(d, method, teacher, student, epochs)
+                    write(d, f'{method}-release', teacher, student, epochs,
+                          f"['../{method}/{parent}']",
+                          release_override(loss_name),
+                          title.replace(
+                              'paper direction: 6.0 / 4.0 / 2.0',
+                              'release direction: 2.0 / 4.0 / 6.0').replace(
+                                  'paper direction', 'release direction: '
+                                  '2.0 / 4.0 / 6.0') + f' {epochs} epochs.')
         body = model_block(teacher, student, 0.1, KD_LOSS)
         body += f'\ncustom_hooks = [\n    {heda_hook(heda_ratio)}\n]\n'
-        write(dataset, 'kd-heda', teacher, student, 240, body + lr_line(lr),
+        write(d, 'kd-heda', teacher, student, 240, FULL_BASE,
+              body + lr_line(lr),
               f'KD + HE-DA (CutMix on the {heda_ratio:.0%} highest-energy '
               f'samples, extra KD T 4 weight 0.9), {pair}, 240 epochs.')
 
 
+def generate_cifar100_lt():
+    """CIFAR-100-LT: each 240-epoch CIFAR-100 config on the LT split."""
+    for teacher, student, _, _, _, in_ekd in PAIRS:
+        methods = ['kd-heda']
+        if in_ekd:
+            methods += ['energykd', 'energydkd', 'kd', 'dkd']
+        for method in methods:
+            parent = config_name('cifar100', method, teacher, student, 240)
+            write('cifar100_lt', method, teacher, student, 240,
+                  f"['../../cifar100/{method}/{parent}']", LT_DATA,
+                  f'{method} {teacher} -> {student} (see the CIFAR-100 '
+                  'config) on CIFAR-100-LT, 240 epochs.')
+
+
 if __name__ == '__main__':
-    generate('cifar100')
-    generate('cifar100_lt')
+    generate_cifar100()
+    generate_cifar100_lt()
