@@ -9,9 +9,9 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from mmenergykd.models.losses.energy import (check_positive, check_ratio,
-                                             energy_score,
-                                             sorted_index_thresholds)
+from mmenergykd.models.losses.energy import (batch_thresholds,
+                                             check_positive, check_ratio,
+                                             energy_score)
 from mmenergykd.models.losses.functional import per_sample_kd
 
 __all__ = ['HighEnergyAugment', 'cutmix_box']
@@ -135,9 +135,22 @@ class HighEnergyAugment(nn.Module):
         self.rng.bit_generator.state = json.loads(state)
 
     # the step ------------------------------------------------------------
-    def select(self, teacher_logits: Tensor) -> Tensor:
-        """Indices of the samples whose energy is above the threshold."""
-        energies = energy_score(teacher_logits, self.energy_temperature)
+    def select(self,
+               teacher_logits: Tensor,
+               energies: Optional[Tensor] = None) -> Tensor:
+        """Indices of the samples whose energy is above the threshold.
+
+        The subset's size depends on the data, so this reads it back from
+        the device (the one host-device synchronisation HE-DA needs: the
+        extra forward runs on a batch of that size).
+
+        Args:
+            teacher_logits (Tensor): Teacher logits of shape (B, C).
+            energies (Tensor, optional): Their energies at
+                ``energy_temperature``, when already computed.
+        """
+        if energies is None:
+            energies = energy_score(teacher_logits, self.energy_temperature)
         if self.is_calibrated:
             threshold = self.high_threshold.to(energies.device)
         else:
@@ -146,8 +159,7 @@ class HighEnergyAugment(nn.Module):
                               "batch's own quantile. Use "
                               'HighEnergyAugmentHook to calibrate.')
                 self._warned = True
-            threshold = energies.new_tensor(
-                sorted_index_thresholds(energies, 0.0, self.high_ratio)[1])
+            threshold = batch_thresholds(energies, 0.0, self.high_ratio)[1]
         return torch.nonzero(energies > threshold).flatten()
 
     def mix(self, images: Tensor) -> Tuple[Tensor, dict]:
@@ -164,14 +176,14 @@ class HighEnergyAugment(nn.Module):
         num = images.shape[0]
         lam = float(self.rng.beta(self.alpha, self.alpha))
         perm = torch.as_tensor(self.rng.permutation(num), device=images.device)
-        partners = images[perm]
         if self.augment == 'mixup':
-            return lam * images + (1 - lam) * partners, dict(
+            return lam * images + (1 - lam) * images[perm], dict(
                 lam=lam, perm=perm, box=None)
         height, width = images.shape[-2:]
         y1, y2, x1, x2 = cutmix_box(height, width, lam, self.rng)
         mixed = images.clone()
-        mixed[..., y1:y2, x1:x2] = partners[..., y1:y2, x1:x2]
+        # Copy only the partners' boxes, not their whole images.
+        mixed[..., y1:y2, x1:x2] = images[perm, ..., y1:y2, x1:x2]
         lam = 1.0 - (y2 - y1) * (x2 - x1) / float(height * width)
         return mixed, dict(lam=lam, perm=perm, box=(y1, y2, x1, x2))
 
@@ -211,7 +223,12 @@ class HighEnergyAugment(nn.Module):
         if not self.active:
             return dict(loss_heda=zero, heda_num=zero.clone(),
                         heda_share=zero.clone())
-        index = self.select(teacher_logits)
+        energies = None
+        if energy_loss is not None and hasattr(energy_loss, 'energies') \
+                and energy_loss.energy_temperature == self.energy_temperature:
+            # Already computed this step by the energy loss (cached there).
+            energies = energy_loss.energies(teacher_logits)
+        index = self.select(teacher_logits, energies)
         num = int(index.numel())
         self.num_seen += batch
         loss = zero

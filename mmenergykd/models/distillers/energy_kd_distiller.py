@@ -8,7 +8,7 @@ from mmengine.model import BaseModel
 from torch import Tensor, nn
 
 from mmenergykd.models.losses import DKDLoss, EnergyDKDLoss
-from mmenergykd.models.losses.energy import HIGH, LOW, MID
+from mmenergykd.models.losses.energy import HIGH, LOW, MID, group_shares
 from mmenergykd.models.utils import (build_classifier, load_teacher_checkpoint,
                                      resolve_model_cfg)
 from mmenergykd.registry import MODELS
@@ -141,13 +141,7 @@ class EnergyKDDistiller(BaseModel):
             self.__dict__['_teacher_forward'] = torch.compile(
                 self._plain_teacher_forward, **options)
 
-        self.distill_losses = nn.ModuleDict()
-        for name, cfg in (distill_losses or {}).items():
-            if 'loss' not in name:
-                raise ValueError(
-                    f'distill loss name {name!r} must contain "loss" so that '
-                    f'MMEngine adds it to the total (e.g. "loss_{name}").')
-            self.distill_losses[name] = MODELS.build(cfg)
+        self.set_distill_losses(distill_losses or {})
         self.loss_warmup_epochs = dict(loss_warmup_epochs or {})
         for name, epochs in self.loss_warmup_epochs.items():
             if name not in self.distill_losses:
@@ -158,6 +152,34 @@ class EnergyKDDistiller(BaseModel):
                 raise ValueError(f'`loss_warmup_epochs[{name!r}]` must be an '
                                  f'int >= 0, got {epochs!r}.')
         self.high_energy_augment: Optional[nn.Module] = None
+
+    def set_distill_losses(
+            self, distill_losses: Dict[str, Union[dict, nn.Module]]) -> None:
+        """Build (from configs) and install the distillation losses.
+
+        The losses' own finite-check of the teacher logits is turned off:
+        ``teacher_logits`` checks them once per forward when
+        ``check_finite_teacher`` is True, and each extra check would be one
+        more host-device synchronisation per step.
+
+        Args:
+            distill_losses (dict): Name -> loss config or module. Names must
+                contain ``'loss'`` so that MMEngine adds them to the total.
+        """
+        losses = nn.ModuleDict()
+        for name, cfg in distill_losses.items():
+            if 'loss' not in name:
+                raise ValueError(
+                    f'distill loss name {name!r} must contain "loss" so that '
+                    f'MMEngine adds it to the total (e.g. "loss_{name}").')
+            module = cfg if isinstance(cfg, nn.Module) else MODELS.build(cfg)
+            if hasattr(module, 'check_finite'):
+                module.check_finite = False
+            losses[name] = module
+        param = next(self.student.parameters(), None)
+        if param is not None:
+            losses.to(param.device)
+        self.distill_losses = losses
 
     # ------------------------------------------------------------------
     # teacher handling
@@ -317,10 +339,11 @@ class EnergyKDDistiller(BaseModel):
 
         energy_loss = self._energy_loss()
         if energy_loss is not None:
-            groups = energy_loss.energy_groups(teacher_logits)
+            # The groups the loss used (cached there: computed once a step).
+            shares = group_shares(energy_loss.energy_groups(teacher_logits))
             for key, group in (('energy_low', LOW), ('energy_mid', MID),
                                ('energy_high', HIGH)):
-                losses[key] = (groups == group).float().mean()
+                losses[key] = shares[group]
 
         if self.high_energy_augment is not None:
             losses.update(

@@ -47,6 +47,9 @@ class DKDLoss(nn.Module):
         self.beta = float(beta)
         self.temperature = float(temperature)
         self.loss_weight = float(loss_weight)
+        # Finite-check of the teacher logits (a device sync); turned off by
+        # EnergyKDDistiller, which checks the teacher's logits itself.
+        self.check_finite = True
 
     def forward(self, student_logits: Tensor, teacher_logits: Tensor,
                 gt_labels: Tensor) -> Tensor:
@@ -60,7 +63,7 @@ class DKDLoss(nn.Module):
         Returns:
             Tensor: A float32 scalar, already multiplied by ``loss_weight``.
         """
-        check_logits(student_logits, teacher_logits)
+        check_logits(student_logits, teacher_logits, self.check_finite)
         check_labels(gt_labels, student_logits)
         per_sample = per_sample_dkd(student_logits, teacher_logits, gt_labels,
                                     self.temperature, self.alpha, self.beta)

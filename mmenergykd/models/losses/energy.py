@@ -8,8 +8,9 @@ import torch
 from torch import Tensor, nn
 
 __all__ = [
-    'energy_score', 'sorted_index_thresholds', 'assign_energy_groups',
-    'check_ratio', 'check_positive', 'check_logits', 'EnergyTemperatureMixin'
+    'energy_score', 'sorted_index_thresholds', 'batch_thresholds',
+    'assign_energy_groups', 'check_ratio', 'check_positive', 'check_logits',
+    'EnergyTemperatureMixin'
 ]
 
 LOW, MID, HIGH = 0, 1, 2
@@ -52,8 +53,20 @@ def check_ratio(name: str, value: float) -> None:
             f'{value!r}. Set `{name}` between 0 and 1 in the config.')
 
 
-def check_logits(student_logits: Tensor, teacher_logits: Tensor) -> None:
-    """Check that student and teacher logits fit together and are usable."""
+def check_logits(student_logits: Tensor,
+                 teacher_logits: Tensor,
+                 check_finite: bool = True) -> None:
+    """Check that student and teacher logits fit together and are usable.
+
+    Args:
+        student_logits (Tensor): Shape (B, C).
+        teacher_logits (Tensor): Shape (B, C).
+        check_finite (bool): Also raise on NaN / Inf teacher logits. This
+            reads a value back from the device (a host-device
+            synchronisation); ``EnergyKDDistiller`` turns it off in its
+            losses because it checks the teacher's logits itself (see its
+            ``check_finite_teacher``).
+    """
     if student_logits.shape != teacher_logits.shape \
             or student_logits.dim() != 2:
         raise ValueError(
@@ -61,7 +74,7 @@ def check_logits(student_logits: Tensor, teacher_logits: Tensor) -> None:
             f'num_classes), got student {tuple(student_logits.shape)} and '
             f'teacher {tuple(teacher_logits.shape)}. Make `num_classes` of '
             'the student head equal to that of the teacher head.')
-    if not torch.isfinite(teacher_logits).all():
+    if check_finite and not torch.isfinite(teacher_logits).all():
         raise ValueError(
             'The teacher produced non-finite logits (NaN or Inf). Check '
             '`teacher_ckpt` (a corrupted or mismatched checkpoint) and the '
@@ -96,6 +109,45 @@ def sorted_index_thresholds(energies: Tensor, low_ratio: float,
     tau_low = math.inf if low_idx >= num else ordered[low_idx].item()
     tau_high = -math.inf if high_idx < 0 else ordered[high_idx].item()
     return tau_low, tau_high
+
+
+def batch_thresholds(energies: Tensor, low_ratio: float,
+                     high_ratio: float) -> Tuple[Tensor, Tensor]:
+    """:func:`sorted_index_thresholds` on the device, as scalar tensors.
+
+    The same sorted-index rule, but nothing is read back to the host, so a
+    training step that splits a batch by its own quantiles does not wait
+    for the device.
+
+    Args:
+        energies (Tensor): Energies of shape (N,), N > 0.
+        low_ratio (float): Target share of the low-energy group.
+        high_ratio (float): Target share of the high-energy group.
+
+    Returns:
+        tuple[Tensor, Tensor]: ``(tau_low, tau_high)``, float32 scalars on
+        the energies' device.
+    """
+    num = energies.numel()
+    if num == 0:
+        raise ValueError('Cannot compute energy thresholds from 0 samples.')
+    ordered = torch.sort(energies.detach().float().flatten()).values
+    low_idx = int(num * low_ratio)
+    high_idx = num - int(num * high_ratio) - 1
+    tau_low = ordered.new_tensor(math.inf) if low_idx >= num \
+        else ordered[low_idx]
+    tau_high = ordered.new_tensor(-math.inf) if high_idx < 0 \
+        else ordered[high_idx]
+    return tau_low, tau_high
+
+
+def _version_of(tensor: Tensor) -> Optional[int]:
+    """The in-place version counter of ``tensor`` (None for inference
+    tensors, which have none)."""
+    try:
+        return tensor._version
+    except RuntimeError:
+        return None
 
 
 def assign_energy_groups(energies: Tensor, tau_low: Tensor,
@@ -172,6 +224,20 @@ class EnergyTemperatureMixin:
             persistent=False)
         self._warned_batch_quantiles = False
         self._calibrated = False
+        # Finite-check of the teacher logits in ``forward`` (a device sync);
+        # EnergyKDDistiller turns it off as it checks the logits itself.
+        self.check_finite = True
+        self._clear_energy_cache()
+
+    def _clear_energy_cache(self) -> None:
+        # One entry each: (logits, version, energies) and (logits, version,
+        # groups). A training step asks for the same teacher logits' energy
+        # groups several times (the loss, the logged group shares, HE-DA);
+        # the cache computes them once. The entry holds the logits itself,
+        # so its identity cannot be reused by another tensor, and the
+        # version counter catches in-place changes.
+        self._energy_cache = None
+        self._group_cache = None
 
     @property
     def is_calibrated(self) -> bool:
@@ -181,6 +247,7 @@ class EnergyTemperatureMixin:
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+        self._clear_energy_cache()
         self._calibrated = not bool(
             torch.isnan(self.low_threshold).any()
             or torch.isnan(self.high_threshold).any())
@@ -200,11 +267,56 @@ class EnergyTemperatureMixin:
         self.high_threshold.fill_(high)
         self._calibrated = True
 
+    def _energy_key(self, logits: Tensor) -> Optional[tuple]:
+        version = _version_of(logits)
+        if version is None:
+            return None
+        return (version, self.energy_temperature)
+
+    def _group_key(self, logits: Tensor) -> Optional[tuple]:
+        key = self._energy_key(logits)
+        if key is None:
+            return None
+        # The thresholds' identity and version counters: set_thresholds,
+        # load_state_dict, an in-place edit or a device move all change it.
+        return key + (self._calibrated, id(self.low_threshold),
+                      self.low_threshold._version, id(self.high_threshold),
+                      self.high_threshold._version)
+
+    @staticmethod
+    def _lookup(entry, logits: Tensor, key: Optional[tuple]):
+        if entry is None or key is None or entry[0] is not logits \
+                or entry[1] != key:
+            return None
+        return entry[2]
+
+    def energies(self, teacher_logits: Tensor) -> Tensor:
+        """:func:`energy_score` of the logits at ``energy_temperature``.
+
+        Computed once per logits tensor (a one-entry cache), however many
+        times a step asks for it.
+
+        Args:
+            teacher_logits (Tensor): Teacher logits of shape (B, C).
+
+        Returns:
+            Tensor: float32 energies of shape (B,).
+        """
+        key = self._energy_key(teacher_logits)
+        energies = self._lookup(self._energy_cache, teacher_logits, key)
+        if energies is None:
+            energies = energy_score(teacher_logits, self.energy_temperature)
+            self._energy_cache = None if key is None else (teacher_logits,
+                                                           key, energies)
+        return energies
+
     def energy_groups(self, teacher_logits: Tensor) -> Tensor:
         """Energy group (0 low, 1 mid, 2 high) of each sample.
 
         Uses the calibrated thresholds; before calibration, the batch's own
-        sorted-index quantiles (with a one-time warning).
+        sorted-index quantiles (with a one-time warning). Nothing is read
+        back from the device, and the groups of one logits tensor are
+        computed once per step (see :meth:`energies`).
 
         Args:
             teacher_logits (Tensor): Teacher logits of shape (B, C).
@@ -212,7 +324,11 @@ class EnergyTemperatureMixin:
         Returns:
             Tensor: int64 group indices of shape (B,).
         """
-        energies = energy_score(teacher_logits, self.energy_temperature)
+        key = self._group_key(teacher_logits)
+        groups = self._lookup(self._group_cache, teacher_logits, key)
+        if groups is not None:
+            return groups
+        energies = self.energies(teacher_logits)
         if self.is_calibrated:
             tau_low = self.low_threshold.to(energies.device)
             tau_high = self.high_threshold.to(energies.device)
@@ -226,11 +342,12 @@ class EnergyTemperatureMixin:
                     "dict(type='EnergyCalibrationHook') to `custom_hooks` to "
                     'calibrate on the training set.')
                 self._warned_batch_quantiles = True
-            low, high = sorted_index_thresholds(energies, self.low_ratio,
-                                                self.high_ratio)
-            tau_low = energies.new_tensor(low)
-            tau_high = energies.new_tensor(high)
-        return assign_energy_groups(energies, tau_low, tau_high)
+            tau_low, tau_high = batch_thresholds(energies, self.low_ratio,
+                                                 self.high_ratio)
+        groups = assign_energy_groups(energies, tau_low, tau_high)
+        self._group_cache = None if key is None else (teacher_logits, key,
+                                                      groups)
+        return groups
 
     def sample_temperatures(self, teacher_logits: Tensor) -> Tensor:
         """Per-sample temperature from the teacher's energy group.
@@ -247,8 +364,7 @@ class EnergyTemperatureMixin:
 
     def group_shares(self, teacher_logits: Tensor) -> Sequence[Tensor]:
         """Share of the batch in the low, middle and high groups."""
-        groups = self.energy_groups(teacher_logits)
-        return [(groups == g).float().mean() for g in (LOW, MID, HIGH)]
+        return group_shares(self.energy_groups(teacher_logits))
 
     def extra_repr(self) -> str:
         return (f'low_energy_temperature={self.low_energy_temperature}, '
@@ -256,6 +372,17 @@ class EnergyTemperatureMixin:
                 f'high_energy_temperature={self.high_energy_temperature}, '
                 f'energy_temperature={self.energy_temperature}, '
                 f'low_ratio={self.low_ratio}, high_ratio={self.high_ratio}')
+
+
+def group_shares(groups: Tensor) -> Sequence[Tensor]:
+    """Shares of the low, middle and high groups (three float32 scalars).
+
+    One comparison against ``[LOW, MID, HIGH]`` and one mean, on the device
+    (no ``bincount``, which reads its input's maximum back on CUDA).
+    """
+    ids = torch.arange(3, device=groups.device)
+    shares = (groups.reshape(-1, 1) == ids).float().mean(dim=0)
+    return shares.unbind(0)
 
 
 def thresholds_or_none(module: nn.Module) -> Optional[Tuple[float, float]]:

@@ -68,7 +68,7 @@ class EnergyKDLoss(EnergyTemperatureMixin, nn.Module):
         Returns:
             Tensor: A float32 scalar, already multiplied by ``loss_weight``.
         """
-        check_logits(student_logits, teacher_logits)
+        check_logits(student_logits, teacher_logits, self.check_finite)
         temperatures = self.sample_temperatures(teacher_logits)
         per_sample = per_sample_kd(student_logits, teacher_logits,
                                    temperatures)

@@ -81,8 +81,14 @@ def per_sample_dkd(student_logits: Tensor, teacher_logits: Tensor,
             keepdim=True) - log_total
         return torch.cat([log_target, log_other], dim=1)
 
+    # Column indices of the C - 1 non-target classes of each row, in order:
+    # a gather instead of boolean-mask indexing, which would read the mask's
+    # size back from the device (a host-device synchronisation).
+    columns = torch.arange(num_classes - 1, device=s.device).expand(num, -1)
+    others_idx = columns + (columns >= gt_labels[:, None]).long()
+
     def non_target_log_probs(logits: Tensor) -> Tensor:
-        others = (logits / temp)[~gt_mask].reshape(num, num_classes - 1)
+        others = (logits / temp).gather(1, others_idx)
         return F.log_softmax(others, dim=1)
 
     tckd = _kl_rows(binary_log_probs(t), binary_log_probs(s))

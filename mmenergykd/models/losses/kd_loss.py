@@ -29,6 +29,9 @@ class KDLoss(nn.Module):
         check_loss_weight(loss_weight)
         self.temperature = float(temperature)
         self.loss_weight = float(loss_weight)
+        # Finite-check of the teacher logits (a device sync); turned off by
+        # EnergyKDDistiller, which checks the teacher's logits itself.
+        self.check_finite = True
 
     def forward(self, student_logits: Tensor, teacher_logits: Tensor) -> Tensor:
         """Compute the weighted loss.
@@ -40,7 +43,7 @@ class KDLoss(nn.Module):
         Returns:
             Tensor: A float32 scalar, already multiplied by ``loss_weight``.
         """
-        check_logits(student_logits, teacher_logits)
+        check_logits(student_logits, teacher_logits, self.check_finite)
         per_sample = per_sample_kd(student_logits, teacher_logits,
                                    self.temperature)
         return self.loss_weight * per_sample.mean()
