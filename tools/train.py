@@ -13,6 +13,9 @@ from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
 import mmenergykd  # noqa: F401  (registers components and loaders)
+from mmenergykd.engine import (apply_reliability_defaults,
+                               find_resumable_checkpoint,
+                               setup_cpu_distributed)
 
 
 def parse_args() -> argparse.Namespace:
@@ -74,9 +77,22 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
         cfg.optim_wrapper.type = 'AmpOptimWrapper'
         cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
     if args.resume == 'auto':
-        cfg.resume = True
-        cfg.load_from = None
+        # The newest *complete* checkpoint (MMEngine would trust
+        # work_dir/last_checkpoint blindly).
+        latest = find_resumable_checkpoint(cfg.work_dir) \
+            if osp.isdir(cfg.work_dir) else None
+        cfg.resume = latest is not None
+        cfg.load_from = latest
+        if latest is None:
+            print(f'--resume: no checkpoint in {cfg.work_dir}; training '
+                  'from the start.')
     elif args.resume is not None:
+        if not args.resume.startswith(('http://', 'https://')) \
+                and not osp.isfile(args.resume):
+            raise FileNotFoundError(
+                f'--resume {args.resume}: no such checkpoint file. Pass an '
+                'existing checkpoint, or `--resume` alone to continue from '
+                'the newest checkpoint in the work dir.')
         cfg.resume = True
         cfg.load_from = args.resume
     if args.no_validate:
@@ -97,12 +113,17 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
         set_loader_flag('persistent_workers', False)
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
+    # Exact resumption (per-batch seeding, mid-epoch resume) and crash-safe
+    # checkpoints, unless the config names its own loop / checkpoint hook.
+    apply_reliability_defaults(cfg)
     return cfg
 
 
 def main() -> None:
     args = parse_args()
     cfg = merge_args(Config.fromfile(args.config), args)
+    # torchrun on a machine without CUDA: gloo, no torch.cuda.set_device.
+    setup_cpu_distributed(cfg)
     runner = Runner.from_cfg(cfg)
     runner.train()
 

@@ -1,7 +1,8 @@
 # Copyright (c) mmenergykd contributors. All rights reserved.
 from typing import Optional, Sequence
 
-from mmengine.dist import all_gather_object, get_rank
+import numpy as np
+from mmengine.dist import get_rank
 from mmengine.hooks import Hook
 
 from mmenergykd.engine.calibration import unwrap_distiller
@@ -24,7 +25,7 @@ class HighEnergyAugmentHook(Hook):
     term, no label loss) is added. The threshold comes from the run's single
     energy calibration pass (shared with ``EnergyCalibrationHook``; run here
     only when that hook is absent). Logs ``heda_num`` / ``heda_share`` per
-    step and a per-epoch summary; its random state is saved in checkpoints.
+    step and a per-epoch summary.
 
     Args:
         high_ratio (float): Share of the data counted as high energy.
@@ -40,7 +41,10 @@ class HighEnergyAugmentHook(Hook):
         epochs (Sequence[int], optional): 0-based epochs in which HE-DA is
             active (e.g. ``range(0, 100)``); None means all.
         seed (int, optional): Seed of HE-DA's generator; defaults to the
-            runner's seed. Each rank adds its rank.
+            runner's seed. The generator is re-seeded before every training
+            iteration from ``(seed, rank, iteration)``, so a resumed run
+            (any resume point, any number of processes) draws exactly what
+            the uninterrupted run draws.
 
     Example:
         >>> custom_hooks = [dict(type='HighEnergyAugmentHook',
@@ -70,10 +74,20 @@ class HighEnergyAugmentHook(Hook):
         self.calibration_state: dict = {}
         self.module: Optional[HighEnergyAugment] = None
 
+    def _seed(self, runner) -> int:
+        return int(self.seed if self.seed is not None else (runner.seed or 0))
+
     def before_run(self, runner) -> None:
         model = unwrap_distiller(runner.model)
-        seed = self.seed if self.seed is not None else (runner.seed or 0)
-        module = HighEnergyAugment(**self.settings, seed=seed + get_rank())
+        if self.settings['kd_term'] == 'energy' and \
+                model._energy_loss() is None:
+            raise ValueError(
+                "HighEnergyAugmentHook(kd_term='energy') needs an EnergyKDLoss "
+                'or EnergyDKDLoss in `model.distill_losses`; set '
+                "`kd_term='kd'` in the HighEnergyAugmentHook of "
+                '`custom_hooks` for KD / DKD runs.')
+        module = HighEnergyAugment(
+            **self.settings, seed=self._seed(runner) + get_rank())
         device = next(model.parameters()).device
         model.high_energy_augment = module.to(device)
         self.module = module
@@ -81,10 +95,15 @@ class HighEnergyAugmentHook(Hook):
     def before_train(self, runner) -> None:
         ensure_calibrated(runner, self.calibration_state)
 
+    def before_train_iter(self, runner, batch_idx: int,
+                          data_batch=None) -> None:
+        # Stateless stream: what a step draws depends on the step only.
+        self.module.rng = np.random.Generator(
+            np.random.PCG64([self._seed(runner) % (1 << 63), get_rank(),
+                             runner.iter]))
+
     def before_train_epoch(self, runner) -> None:
         self.module.active = self.epochs is None or runner.epoch in self.epochs
-        self.module.num_augmented = 0
-        self.module.num_seen = 0
 
     def after_train_epoch(self, runner) -> None:
         seen = max(self.module.num_seen, 1)
@@ -94,23 +113,23 @@ class HighEnergyAugmentHook(Hook):
             f'{self.module.num_augmented} of {self.module.num_seen} samples '
             f'({100 * share:.1f} %)')
         runner.message_hub.update_scalar('train/heda_epoch_share', share)
+        # Reset here, not before the epoch: a run resumed in the middle of
+        # an epoch keeps the counts loaded from its checkpoint.
+        self.module.num_augmented = 0
+        self.module.num_seen = 0
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
-        # Every rank calls this hook; each keeps its own generator state.
+        # Runs on the main process only (Runner.save_checkpoint is
+        # master-only), so no collective communication here. The generator
+        # needs no saving: it is re-seeded from the iteration.
         checkpoint[CKPT_KEY] = dict(
-            rng_states=all_gather_object(self.module.rng_state()),
+            rng_states=[self.module.rng_state()],
             num_augmented=self.module.num_augmented,
             num_seen=self.module.num_seen)
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
         saved = checkpoint.get(CKPT_KEY)
         if saved and self.module is not None:
-            states = saved['rng_states']
-            if len(states) != len(all_gather_object(0)):
-                raise ValueError(
-                    f'The checkpoint holds HE-DA states of {len(states)} '
-                    'processes, but this run has a different number. Resume '
-                    'with the same number of processes.')
-            self.module.set_rng_state(states[get_rank()])
+            # Counters of the epoch's summary line (main process values).
             self.module.num_augmented = int(saved['num_augmented'])
             self.module.num_seen = int(saved['num_seen'])

@@ -1,0 +1,186 @@
+# Copyright (c) mmenergykd contributors. All rights reserved.
+"""An epoch-based training loop whose runs resume exactly.
+
+MMEngine's ``EpochBasedTrainLoop`` has two gaps for exact resumption:
+
+1. Checkpoints do not hold the global random states (Python ``random``,
+   NumPy, torch). Random transforms (``RandomResizedCrop`` draws from NumPy's
+   global generator), dropout and batch augments of a resumed run therefore
+   draw different numbers than the uninterrupted run. Storing the states is
+   not enough either: the validation loop, which runs after the epoch's
+   checkpoint was written, also draws from torch's generator.
+2. Resumed from an iteration checkpoint in the middle of an epoch, it
+   replays the whole epoch instead of skipping the batches already trained
+   on (``IterBasedTrainLoop`` skips them).
+
+This loop seeds the global generators before every batch is fetched, from
+``(seed, rank, epoch, batch index)`` only, so the random numbers a batch
+sees never depend on what ran before it (validation, calibration, an
+interruption), and it skips the trained batches of a partial epoch.
+"""
+import logging
+import random
+from typing import Dict, List, Optional, Tuple, Union
+
+import numpy as np
+import torch
+from mmengine.dist import get_rank
+from mmengine.logging import print_log
+from mmengine.runner import EpochBasedTrainLoop
+from mmpretrain.registry import LOOPS
+from torch.utils.data import DataLoader
+
+__all__ = ['ResumableEpochBasedTrainLoop', 'seed_everything_for_step']
+
+
+def seed_everything_for_step(seed: int, *key: int) -> None:
+    """Seed Python's, NumPy's and torch's global generators from a key.
+
+    Args:
+        seed (int): The run's seed.
+        *key (int): What identifies the step (rank, epoch, batch index).
+    """
+    entropy = [int(seed) % (1 << 63)] + [int(k) % (1 << 63) for k in key]
+    words = np.random.SeedSequence(entropy).generate_state(4, np.uint32)
+    random.seed(int(words[0]) << 32 | int(words[1]))
+    np.random.seed(words)
+    # torch.manual_seed also seeds every CUDA device.
+    torch.manual_seed(int(words[2]) << 31 | int(words[3]) >> 1)
+
+
+@LOOPS.register_module()
+class ResumableEpochBasedTrainLoop(EpochBasedTrainLoop):
+    """``EpochBasedTrainLoop`` with per-batch seeding and mid-epoch resume.
+
+    Identical to MMEngine's loop except that:
+
+    - before the dataloader fetches batch ``i`` of epoch ``e`` (and before
+      the epoch's dataloader iterator is created), Python's, NumPy's and
+      torch's global generators are seeded from ``(seed, rank, e, i)``.
+      Transforms run in the main process (``num_workers=0``), dropout, batch
+      augments and everything else of that step draw the same numbers in an
+      uninterrupted and in a resumed run. Dataloader workers are seeded by
+      MMEngine's ``worker_init_fn`` each epoch (with ``persistent_workers``
+      off), so their streams depend on the epoch's batches only;
+    - resumed from a checkpoint written after iteration ``k`` of an epoch,
+      the first ``k`` batches of that epoch are skipped: their indices are
+      drawn from the sampler without loading them (``num_workers=0``) or
+      they are loaded and dropped (workers, whose random streams advance
+      with every sample they load).
+
+    Exact resumption also needs ``persistent_workers=False`` when
+    ``num_workers > 0`` (persistent workers carry their random state across
+    epochs, which no checkpoint can hold); the loop warns otherwise.
+
+    Args:
+        runner (Runner): The runner.
+        dataloader (DataLoader | dict): The training dataloader.
+        max_epochs (int): Total training epochs.
+        val_begin (int): The epoch that begins validating. Defaults to 1.
+        val_interval (int): Validation interval. Defaults to 1.
+        dynamic_intervals (list, optional): See ``EpochBasedTrainLoop``.
+        by_epoch (bool): Accepted (and must be True) so that a config's
+            ``train_cfg = dict(by_epoch=True, ...)`` keeps working.
+        seed_per_batch (bool): Seed the global generators before every batch.
+            Defaults to True.
+
+    Example:
+        >>> train_cfg = dict(type='ResumableEpochBasedTrainLoop',
+        ...                  max_epochs=100, val_interval=1)
+    """
+
+    def __init__(self,
+                 runner,
+                 dataloader: Union[DataLoader, Dict],
+                 max_epochs: int,
+                 val_begin: int = 1,
+                 val_interval: int = 1,
+                 dynamic_intervals: Optional[List[Tuple[int, int]]] = None,
+                 by_epoch: bool = True,
+                 seed_per_batch: bool = True) -> None:
+        if not by_epoch:
+            raise ValueError(
+                'ResumableEpochBasedTrainLoop is epoch-based; use '
+                "`train_cfg = dict(by_epoch=False, ...)` without a `type` "
+                'for iteration-based training.')
+        super().__init__(runner, dataloader, max_epochs, val_begin,
+                         val_interval, dynamic_intervals)
+        self.seed_per_batch = seed_per_batch
+        self._warned_workers = False
+
+    def _seed(self, batch_idx: int) -> None:
+        if self.seed_per_batch:
+            seed = self.runner.seed if self.runner.seed is not None else 0
+            seed_everything_for_step(seed, get_rank(), self._epoch, batch_idx)
+
+    def _batches_done(self, num_batches: int) -> int:
+        """Batches of the current epoch already trained (resumed runs)."""
+        done = self._iter - self._epoch * num_batches
+        if done <= 0:
+            return 0
+        if done >= num_batches:
+            print_log(
+                f'Resumed at iteration {self._iter}, which is past epoch '
+                f'{self._epoch} of {num_batches} batches; the dataloader '
+                'length changed since the checkpoint was written. Training '
+                'the whole epoch.',
+                logger='current',
+                level=logging.WARNING)
+            return 0
+        return done
+
+    def _check_workers(self) -> None:
+        loader = self.dataloader
+        if self._warned_workers or not getattr(loader, 'num_workers', 0):
+            return
+        if getattr(loader, 'persistent_workers', False):
+            print_log(
+                'train_dataloader uses persistent_workers=True: the random '
+                'streams of its workers run on across epochs and cannot be '
+                'restored, so a resumed run is reproducible but not '
+                'identical to an uninterrupted one. Set '
+                '`train_dataloader.persistent_workers=False` for exact '
+                'resumption.',
+                logger='current',
+                level=logging.WARNING)
+        self._warned_workers = True
+
+    def run_epoch(self) -> None:
+        """Iterate one epoch (skipping batches trained before a resume)."""
+        self.runner.call_hook('before_train_epoch')
+        self.runner.model.train()
+        num_batches = len(self.dataloader)
+        skip = self._batches_done(num_batches)
+        if skip:
+            self._check_workers()
+            print_log(
+                f'Resuming in the middle of epoch {self._epoch}: skipping '
+                f'the {skip} batches already trained on.',
+                logger='current',
+                level=logging.WARNING)
+        self._seed(0)
+        iterator = iter(self.dataloader)
+        fast_skip = skip and getattr(self.dataloader, 'num_workers', 0) == 0 \
+            and hasattr(iterator, '_next_index')
+        idx = 0
+        while True:
+            self._seed(idx)
+            if idx < skip and fast_skip:
+                # Draw the batch's indices from the sampler, load nothing.
+                try:
+                    iterator._next_index()
+                except StopIteration:
+                    break
+                iterator._num_yielded += 1
+                idx += 1
+                continue
+            try:
+                data_batch = next(iterator)
+            except StopIteration:
+                break
+            if idx >= skip:
+                self.run_iter(idx, data_batch)
+            idx += 1
+
+        self.runner.call_hook('after_train_epoch')
+        self._epoch += 1

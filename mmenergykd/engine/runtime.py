@@ -1,0 +1,146 @@
+# Copyright (c) mmenergykd contributors. All rights reserved.
+"""What ``tools/train.py`` does to a config before building the Runner."""
+import datetime
+import glob
+import logging
+import os
+import os.path as osp
+import zipfile
+from typing import Optional
+
+import torch
+import torch.distributed as torch_dist
+from mmengine.config import Config
+from mmengine.logging import print_log
+
+__all__ = [
+    'apply_reliability_defaults', 'setup_cpu_distributed',
+    'find_resumable_checkpoint', 'is_complete_checkpoint'
+]
+
+RESUMABLE_LOOP = 'ResumableEpochBasedTrainLoop'
+ATOMIC_CHECKPOINT_HOOK = 'AtomicCheckpointHook'
+_PLAIN_CHECKPOINT_HOOKS = ('CheckpointHook', 'mmengine.CheckpointHook')
+
+
+def apply_reliability_defaults(cfg: Config) -> Config:
+    """Give a training config exact resumption and crash-safe checkpoints.
+
+    - ``train_cfg = dict(by_epoch=True, ...)`` without a ``type`` becomes
+      ``ResumableEpochBasedTrainLoop`` (per-batch seeding, mid-epoch resume);
+    - ``default_hooks.checkpoint`` of type ``CheckpointHook`` becomes
+      ``AtomicCheckpointHook`` (same arguments).
+
+    A config that names another loop or checkpoint hook is left alone (that
+    is also how to opt out, e.g. ``train_cfg.type='EpochBasedTrainLoop'``).
+
+    Args:
+        cfg (Config): The training config, changed in place.
+
+    Returns:
+        Config: ``cfg``.
+    """
+    train_cfg = cfg.get('train_cfg')
+    if isinstance(train_cfg, dict) and 'type' not in train_cfg \
+            and train_cfg.get('by_epoch', False):
+        loop = dict(train_cfg)
+        loop.pop('by_epoch')
+        loop['type'] = RESUMABLE_LOOP
+        cfg.train_cfg = loop
+    hooks = cfg.get('default_hooks')
+    if isinstance(hooks, dict):
+        ckpt = hooks.get('checkpoint')
+        if isinstance(ckpt, dict) and ckpt.get('type') in \
+                _PLAIN_CHECKPOINT_HOOKS:
+            ckpt['type'] = ATOMIC_CHECKPOINT_HOOK
+    return cfg
+
+
+def setup_cpu_distributed(cfg: Config) -> None:
+    """Start a ``torchrun`` job's process group on a machine without CUDA.
+
+    MMEngine's ``pytorch`` launcher calls ``torch.cuda.set_device``, which
+    fails without an NVIDIA driver even with the gloo backend. When the
+    launcher is ``pytorch`` and CUDA is unavailable, the gloo process group
+    is initialised here (MMEngine then skips its own initialisation) and the
+    DDP wrapper is told not to use device ids (CPU modules).
+
+    Args:
+        cfg (Config): The config (``launcher`` set), changed in place.
+    """
+    if cfg.get('launcher', 'none') != 'pytorch' or torch.cuda.is_available():
+        return
+    env_cfg = cfg.get('env_cfg') or {}
+    dist_cfg = dict(env_cfg.get('dist_cfg') or {})
+    backend = dist_cfg.pop('backend', 'gloo')
+    if backend != 'gloo':
+        print_log(
+            f'No CUDA device: using the gloo backend instead of '
+            f'`env_cfg.dist_cfg.backend={backend!r}`.',
+            logger='current',
+            level=logging.WARNING)
+    timeout = dist_cfg.pop('timeout', None)
+    if timeout is not None and not isinstance(timeout, datetime.timedelta):
+        timeout = datetime.timedelta(seconds=timeout)
+    if not torch_dist.is_initialized():
+        kwargs = dict(timeout=timeout) if timeout is not None else {}
+        torch_dist.init_process_group(backend='gloo', **kwargs)
+    wrapper = cfg.get('model_wrapper_cfg')
+    if wrapper is None:
+        cfg.model_wrapper_cfg = dict(
+            type='MMDistributedDataParallel',
+            device_ids=None,
+            broadcast_buffers=False,
+            find_unused_parameters=cfg.get('find_unused_parameters', False))
+    elif isinstance(wrapper, dict):
+        wrapper.setdefault('device_ids', None)
+
+
+def is_complete_checkpoint(path: str) -> bool:
+    """Whether ``path`` is a whole ``torch.save`` file (zip format).
+
+    A file cut short by a kill lacks the zip central directory at its end.
+    """
+    if not osp.isfile(path):
+        return False
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return any(
+                name.endswith('data.pkl') for name in archive.namelist())
+    except (zipfile.BadZipFile, OSError):
+        return False
+
+
+def find_resumable_checkpoint(work_dir: str) -> Optional[str]:
+    """The checkpoint that ``--resume`` (no path) should continue from.
+
+    ``work_dir/last_checkpoint`` when it names a complete file; otherwise
+    (the file is missing, empty, or names a deleted / truncated checkpoint)
+    the newest complete ``*.pth`` in ``work_dir`` (``best_*`` excluded).
+
+    Args:
+        work_dir (str): The run's work directory.
+
+    Returns:
+        str | None: A path, or None when there is nothing to resume from.
+    """
+    last_file = osp.join(work_dir, 'last_checkpoint')
+    if osp.isfile(last_file):
+        with open(last_file) as f:
+            last = f.read().strip()
+        if last and is_complete_checkpoint(last):
+            return last
+        print_log(
+            f'{last_file} names {last!r}, which is not a complete '
+            'checkpoint; looking for the newest complete one.',
+            logger='current',
+            level=logging.WARNING)
+    candidates = [
+        p for p in glob.glob(osp.join(work_dir, '*.pth'))
+        if not osp.basename(p).startswith('best_')
+    ]
+    candidates.sort(key=lambda p: os.stat(p).st_mtime, reverse=True)
+    for path in candidates:
+        if is_complete_checkpoint(path):
+            return path
+    return None
