@@ -145,6 +145,13 @@ class ResumableEpochBasedTrainLoop(EpochBasedTrainLoop):
                 level=logging.WARNING)
         self._warned_workers = True
 
+    def run(self):
+        """Launch training (first refusing an incompatible checkpoint)."""
+        model = getattr(self.runner.model, 'module', self.runner.model)
+        if hasattr(model, 'check_checkpoint_compatibility'):
+            model.check_checkpoint_compatibility()
+        return super().run()
+
     def run_epoch(self) -> None:
         """Iterate one epoch (skipping batches trained before a resume)."""
         self.runner.call_hook('before_train_epoch')

@@ -19,6 +19,9 @@ def ensure_calibrated(runner, state: dict) -> None:
     checkpoint); a resumed run keeps the thresholds it loaded.
     """
     model = unwrap_distiller(runner.model)
+    # A checkpoint trained with another teacher: stop before calibrating.
+    if hasattr(model, 'check_checkpoint_compatibility'):
+        model.check_checkpoint_compatibility()
     if all_calibrated(model):
         thresholds = {
             name: _thresholds(consumer)

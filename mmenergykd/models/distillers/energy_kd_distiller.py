@@ -12,14 +12,30 @@ from mmenergykd.models.losses.energy import HIGH, LOW, MID, group_shares
 from mmenergykd.models.utils import (build_classifier, load_teacher_checkpoint,
                                      resolve_model_cfg)
 from mmenergykd.registry import MODELS
+from .checkpoint_guard import CheckpointGuardMixin
 
 __all__ = ['EnergyKDDistiller']
 
 _LABEL_LOSSES = (DKDLoss, EnergyDKDLoss)
 
 
+def _batch_name(data_samples: Optional[List]) -> str:
+    """'Training iteration i (epoch e), dataset indices [...]'."""
+    hub = MessageHub.get_current_instance()
+    name = (f"Training iteration {hub.get_info('iter', '?')} (0-based, "
+            f"epoch {hub.get_info('epoch', '?')})")
+    indices = [
+        s.get('sample_idx') for s in (data_samples or [])
+        if hasattr(s, 'get') and s.get('sample_idx') is not None
+    ]
+    if indices:
+        more = ', ...' if len(indices) > 16 else ''
+        name += f', dataset indices {indices[:16]}{more}'
+    return name
+
+
 @MODELS.register_module()
-class EnergyKDDistiller(BaseModel):
+class EnergyKDDistiller(CheckpointGuardMixin, BaseModel):
     """Distil a frozen teacher into a student with logit losses.
 
     Works with any MMPretrain classifier pair (``extract_feat`` + a
@@ -127,6 +143,9 @@ class EnergyKDDistiller(BaseModel):
         # Kept outside the module tree: see the class docstring.
         self.__dict__['_teacher'] = teacher_model
         self.teacher_ckpt = teacher_ckpt
+        # Teacher / student fingerprints, stored in checkpoints and compared
+        # on load (see CheckpointGuardMixin).
+        self._record_identity()
         self.student_loss_weight = float(student_loss_weight)
         self.check_finite_teacher = check_finite_teacher
         self.channels_last = channels_last
@@ -213,6 +232,7 @@ class EnergyKDDistiller(BaseModel):
 
     def init_weights(self) -> None:
         """Initialise the student only; the teacher keeps its checkpoint."""
+        self._check_student_pretrained()
         self.student.init_weights()
 
     def _plain_teacher_forward(self, inputs: Tensor) -> Tensor:
@@ -315,7 +335,13 @@ class EnergyKDDistiller(BaseModel):
         Returns:
             dict[str, Tensor]: Losses (keys with ``loss``) and logged values.
         """
-        teacher_logits = self.teacher_logits(inputs)
+        # A checkpoint trained with another teacher stops here, before the
+        # first step (the attribute test costs nothing per step).
+        self.check_checkpoint_compatibility()
+        try:
+            teacher_logits = self.teacher_logits(inputs)
+        except ValueError as err:
+            raise ValueError(f'{_batch_name(data_samples)}: {err}') from err
         student_logits = self.student_logits(inputs)
         losses: Dict[str, Any] = {}
 
