@@ -114,11 +114,16 @@ class ResumableEpochBasedTrainLoop(EpochBasedTrainLoop):
             seed_everything_for_step(seed, get_rank(), self._epoch, batch_idx)
 
     def _batches_done(self, num_batches: int) -> int:
-        """Batches of the current epoch already trained (resumed runs)."""
+        """Batches of the current epoch already trained (resumed runs).
+
+        ``num_batches`` when the checkpoint was written after the epoch's
+        last iteration but before its end-of-epoch hooks (an iteration
+        checkpoint): the epoch's hooks and validation still run.
+        """
         done = self._iter - self._epoch * num_batches
         if done <= 0:
             return 0
-        if done >= num_batches:
+        if done > num_batches:
             print_log(
                 f'Resumed at iteration {self._iter}, which is past epoch '
                 f'{self._epoch} of {num_batches} batches; the dataloader '
@@ -133,6 +138,7 @@ class ResumableEpochBasedTrainLoop(EpochBasedTrainLoop):
         loader = self.dataloader
         if self._warned_workers or not getattr(loader, 'num_workers', 0):
             return
+        self._warned_workers = True
         if getattr(loader, 'persistent_workers', False):
             print_log(
                 'train_dataloader uses persistent_workers=True: the random '
@@ -143,13 +149,14 @@ class ResumableEpochBasedTrainLoop(EpochBasedTrainLoop):
                 'resumption.',
                 logger='current',
                 level=logging.WARNING)
-        self._warned_workers = True
 
     def run(self):
         """Launch training (first refusing an incompatible checkpoint)."""
         model = getattr(self.runner.model, 'module', self.runner.model)
         if hasattr(model, 'check_checkpoint_compatibility'):
             model.check_checkpoint_compatibility()
+        if self._iter > 0:  # resumed
+            self._check_workers()
         return super().run()
 
     def run_epoch(self) -> None:
@@ -159,12 +166,16 @@ class ResumableEpochBasedTrainLoop(EpochBasedTrainLoop):
         num_batches = len(self.dataloader)
         skip = self._batches_done(num_batches)
         if skip:
-            self._check_workers()
             print_log(
                 f'Resuming in the middle of epoch {self._epoch}: skipping '
                 f'the {skip} batches already trained on.',
                 logger='current',
                 level=logging.WARNING)
+        if skip == num_batches:
+            # Every batch was trained: only the epoch's end is left.
+            self.runner.call_hook('after_train_epoch')
+            self._epoch += 1
+            return
         self._seed(0)
         iterator = iter(self.dataloader)
         fast_skip = skip and getattr(self.dataloader, 'num_workers', 0) == 0 \

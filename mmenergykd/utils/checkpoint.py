@@ -23,7 +23,8 @@ from mmengine.logging import HistoryBuffer
 from mmengine.runner import CheckpointLoader
 
 __all__ = [
-    'CheckpointSafetyError', 'safe_globals_for_mmengine', 'safe_torch_load',
+    'CheckpointSafetyError', 'CorruptCheckpointError',
+    'safe_globals_for_mmengine', 'safe_torch_load',
     'load_local_checkpoint', 'load_url_checkpoint',
     'register_safe_checkpoint_loaders'
 ]
@@ -31,6 +32,10 @@ __all__ = [
 
 class CheckpointSafetyError(RuntimeError):
     """A checkpoint holds pickled objects that are not plain data."""
+
+
+class CorruptCheckpointError(ValueError):
+    """A file is not a readable ``torch.save`` checkpoint."""
 
 
 def safe_globals_for_mmengine() -> List[Any]:
@@ -78,12 +83,29 @@ def safe_torch_load(f: Union[str, os.PathLike, Any],
     Raises:
         CheckpointSafetyError: The file holds other pickled objects (code
             that would run on load is never run).
+        CorruptCheckpointError: The file is empty, cut short (e.g. a run
+            killed while saving) or not a ``torch.save`` file.
     """
     source = source or str(f)
     try:
         with torch.serialization.safe_globals(safe_globals_for_mmengine()):
             return torch.load(f, map_location=map_location, weights_only=True)
-    except pickle.UnpicklingError as err:
+    except (pickle.UnpicklingError, RuntimeError, EOFError, KeyError) as err:
+        message = str(err)
+        unsafe = isinstance(err, pickle.UnpicklingError) and \
+            'weights only load failed' in message.lower()
+        if not unsafe:
+            if isinstance(err, RuntimeError) and not any(
+                    s in message for s in ('zip archive', 'PytorchStreamReader',
+                                           'zip file')):
+                raise
+            raise CorruptCheckpointError(
+                f'{source!r} is not a readable PyTorch checkpoint: it is '
+                'empty, cut short (e.g. by a run killed while saving) or not '
+                'a `torch.save` file. Use another checkpoint (for a killed '
+                'run, `tools/train.py CONFIG --resume` picks the newest '
+                f'complete one). Details: {type(err).__name__}: '
+                f'{message.splitlines()[0] if message else ""}') from err
         raise CheckpointSafetyError(
             f'Refused to load {source!r}: it contains pickled objects that '
             'are not plain tensors / containers, and unpickling them could '
