@@ -141,3 +141,12 @@ class TestCorruptTeacherHook(Hook):
         bias = unwrap_distiller(runner.model).teacher.head.fc.bias
         with torch.no_grad():
             bias.fill_(math.nan)
+
+
+@HOOKS.register_module()
+class TestStepMarkerHook(Hook):
+    """Touch ``trained_a_step`` in the work dir after any training step."""
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None,
+                         outputs=None) -> None:
+        open(osp.join(runner.work_dir, 'trained_a_step'), 'w').close()

@@ -68,7 +68,12 @@ class HighEnergyAugmentHook(Hook):
             kd_term=kd_term, temperature=temperature,
             loss_weight=loss_weight, energy_temperature=energy_temperature)
         # Validate now, before any model is built.
-        HighEnergyAugment(**self.settings)
+        try:
+            HighEnergyAugment(**self.settings)
+        except ValueError as err:
+            raise ValueError(
+                f'custom_hooks, HighEnergyAugmentHook: {err} Fix it in the '
+                "HighEnergyAugmentHook entry of `custom_hooks`.") from err
         self.epochs = None if epochs is None else {int(e) for e in epochs}
         self.seed = seed
         self.calibration_state: dict = {}

@@ -126,8 +126,9 @@ class EnergyKDDistiller(CheckpointGuardMixin, BaseModel):
         if not isinstance(student_loss_weight, (int, float)) \
                 or not 0 <= student_loss_weight < float('inf'):
             raise ValueError(
-                '`student_loss_weight` must be a finite number >= 0, got '
-                f'{student_loss_weight!r}.')
+                '`model.student_loss_weight` must be a finite number >= 0, '
+                f'got {student_loss_weight!r}. Set it in the config (the '
+                'default is 1.0).')
         self.student = build_classifier(student, 'student')
         teacher_model = build_classifier(teacher, 'teacher')
         self._check_num_classes(self.student, teacher_model)
@@ -165,11 +166,12 @@ class EnergyKDDistiller(CheckpointGuardMixin, BaseModel):
         for name, epochs in self.loss_warmup_epochs.items():
             if name not in self.distill_losses:
                 raise ValueError(
-                    f'`loss_warmup_epochs` names {name!r}, which is not in '
-                    f'`distill_losses` ({list(self.distill_losses)}).')
+                    f'`model.loss_warmup_epochs` names {name!r}, which is '
+                    'not in `model.distill_losses` '
+                    f'({list(self.distill_losses)}). Use one of those names.')
             if not isinstance(epochs, int) or epochs < 0:
-                raise ValueError(f'`loss_warmup_epochs[{name!r}]` must be an '
-                                 f'int >= 0, got {epochs!r}.')
+                raise ValueError(f'`model.loss_warmup_epochs[{name!r}]` must '
+                                 f'be an int >= 0, got {epochs!r}.')
         self.high_energy_augment: Optional[nn.Module] = None
 
     def set_distill_losses(
@@ -189,9 +191,15 @@ class EnergyKDDistiller(CheckpointGuardMixin, BaseModel):
         for name, cfg in distill_losses.items():
             if 'loss' not in name:
                 raise ValueError(
-                    f'distill loss name {name!r} must contain "loss" so that '
-                    f'MMEngine adds it to the total (e.g. "loss_{name}").')
-            module = cfg if isinstance(cfg, nn.Module) else MODELS.build(cfg)
+                    f'distill loss name {name!r} in `model.distill_losses` '
+                    'must contain "loss" so that MMEngine adds it to the '
+                    f'total: rename it (e.g. "loss_{name}").')
+            try:
+                module = cfg if isinstance(cfg, nn.Module) \
+                    else MODELS.build(cfg)
+            except (ValueError, TypeError) as err:
+                raise type(err)(f'model.distill_losses.{name}: {err}') \
+                    from err
             if hasattr(module, 'check_finite'):
                 module.check_finite = False
             losses[name] = module
