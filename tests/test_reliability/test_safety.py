@@ -1,0 +1,85 @@
+# Copyright (c) mmenergykd contributors. All rights reserved.
+"""Crafted checkpoints whose unpickling would run code are refused.
+
+A teacher given as a local path, as a URL (downloaded from a local HTTP
+server), and a checkpoint given to ``--resume``: each is refused with an
+error, through ``tools/train.py``, and the code never runs.
+"""
+import functools
+import http.server
+import os
+import threading
+
+import pytest
+import torch
+
+from mmenergykd.utils import CheckpointSafetyError
+from tests.helpers import make_imagenet_folder, save_tiny_teacher
+from ._common import reliability_cfg, train_main, write_cfg
+
+
+class _RunsCode:
+    """Unpickling this calls os.system, which would create a marker file."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f'touch {self.marker}', ))
+
+
+@pytest.fixture
+def crafted(tmp_path):
+    marker = tmp_path / 'code_ran'
+    teacher = save_tiny_teacher(str(tmp_path / 't.pth'))
+    good = torch.load(teacher, weights_only=True)
+    path = tmp_path / 'serve' / 'evil_teacher.pth'
+    path.parent.mkdir()
+    # A valid teacher state dict plus one object that runs code.
+    torch.save(dict(state_dict=good['state_dict'],
+                    meta=dict(note=_RunsCode(str(marker)))), path)
+    data = make_imagenet_folder(str(tmp_path / 'data'), num_train=4,
+                                num_val=2, classes=5, size=20)
+    return tmp_path, marker, str(path), data, teacher
+
+
+def run(tmp_path, data, teacher, *args):
+    cfg = reliability_cfg(str(tmp_path / 'work'), data, teacher,
+                          max_epochs=1, mixup=False)
+    path = write_cfg(cfg, str(tmp_path / 'cfg.py'))
+    train_main([path, '--work-dir', str(tmp_path / 'work')] + list(args))
+
+
+def test_local_teacher_refused(crafted):
+    tmp_path, marker, evil, data, _ = crafted
+    with pytest.raises(CheckpointSafetyError, match='weights_only'):
+        run(tmp_path, data, evil)
+    assert not marker.exists()
+
+
+def test_downloaded_teacher_refused(crafted, monkeypatch):
+    tmp_path, marker, evil, data, _ = crafted
+    monkeypatch.setenv('TORCH_HOME', str(tmp_path / 'torch_home'))
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler,
+                                directory=os.path.dirname(evil))
+    handler.log_message = lambda *a: None
+    server = http.server.ThreadingHTTPServer(('127.0.0.1', 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f'http://127.0.0.1:{server.server_address[1]}/evil_teacher.pth'
+        with pytest.raises(CheckpointSafetyError, match='weights_only'):
+            run(tmp_path, data, url)
+    finally:
+        server.shutdown()
+    # it was downloaded (then refused), and nothing ran
+    assert (tmp_path / 'torch_home' / 'hub' / 'checkpoints' /
+            'evil_teacher.pth').exists()
+    assert not marker.exists()
+
+
+def test_crafted_resume_checkpoint_refused(crafted):
+    tmp_path, marker, evil, data, teacher = crafted
+    with pytest.raises(CheckpointSafetyError, match='weights_only'):
+        run(tmp_path, data, teacher, '--resume', evil)
+    assert not marker.exists()
