@@ -9,3 +9,23 @@ _base_ = [
 ]
 
 custom_imports = dict(imports=['mmenergykd'], allow_failed_imports=False)
+
+# Reliability (see the README, "Reliability guarantees"):
+# - ResumableEpochBasedTrainLoop seeds the global random generators before
+#   every batch from (seed, rank, epoch, batch) and skips the trained batches
+#   of a partial epoch, so `--resume` continues exactly where a run stopped;
+# - AtomicCheckpointHook writes checkpoints and `last_checkpoint` through a
+#   temporary file + rename, so a run killed while saving never leaves a
+#   truncated "latest" checkpoint;
+# - dataloader workers restart each epoch (seeded by MMEngine from seed,
+#   rank and worker id): persistent workers carry random state across epochs
+#   that no checkpoint can hold.
+# tools/train.py applies the first two to any config that does not name its
+# own loop / checkpoint hook.
+train_cfg = dict(
+    _delete_=True,
+    type='ResumableEpochBasedTrainLoop',
+    max_epochs=100,
+    val_interval=1)
+default_hooks = dict(checkpoint=dict(type='AtomicCheckpointHook'))
+train_dataloader = dict(persistent_workers=False)
