@@ -19,8 +19,15 @@ Usage::
 
 See ``mmenergykd/utils/benchmark.py`` for what each row measures.
 """
+import os
 import os.path as osp
 import sys
+
+# OpenMP threads that spin while waiting for work burn the CPU that the
+# other thread (and every other job on a shared machine) needs, which makes
+# CPU timings erratic; sleeping waiters keep them steady. Must be set before
+# torch loads. Export OMP_WAIT_POLICY=ACTIVE to measure the default.
+os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 # Use the repository's package even when an older copy is installed.
