@@ -13,6 +13,7 @@ from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
 import mmenergykd  # noqa: F401  (registers components and loaders)
+from mmenergykd.engine import setup_cpu_distributed
 
 
 def parse_args() -> argparse.Namespace:
@@ -62,6 +63,8 @@ def main() -> None:
         ]
     # The training-only hooks (calibration, HE-DA) are not needed to test.
     cfg.custom_hooks = []
+    # torchrun on a machine without CUDA: gloo, no torch.cuda.set_device.
+    setup_cpu_distributed(cfg)
     runner = Runner.from_cfg(cfg)
     runner.test()
 

@@ -24,13 +24,15 @@ from typing import Dict, List, Optional, Tuple, Union
 
 import numpy as np
 import torch
-from mmengine.dist import get_rank
+from mmengine.dist import get_rank, get_world_size
 from mmengine.logging import print_log
 from mmengine.runner import EpochBasedTrainLoop
 from mmpretrain.registry import LOOPS
 from torch.utils.data import DataLoader
 
 __all__ = ['ResumableEpochBasedTrainLoop', 'seed_everything_for_step']
+
+_WORLD_SIZE_KEY = 'mmenergykd/world_size'
 
 
 def seed_everything_for_step(seed: int, *key: int) -> None:
@@ -155,8 +157,24 @@ class ResumableEpochBasedTrainLoop(EpochBasedTrainLoop):
         model = getattr(self.runner.model, 'module', self.runner.model)
         if hasattr(model, 'check_checkpoint_compatibility'):
             model.check_checkpoint_compatibility()
+        hub = self.runner.message_hub
+        world = get_world_size()
         if self._iter > 0:  # resumed
             self._check_workers()
+            saved = hub.get_info(_WORLD_SIZE_KEY)
+            if saved is not None and saved != world:
+                print_log(
+                    f'The checkpoint was written by a run of {saved} '
+                    f'processes, this one has {world}: each process now '
+                    'sees other samples, so the resumed run is not '
+                    'identical to an uninterrupted one (and in the middle '
+                    'of an epoch the skipped batches are not the trained '
+                    'ones). Resume with the same number of processes for '
+                    'exact resumption.',
+                    logger='current',
+                    level=logging.WARNING)
+        # Stored in the message hub, hence in every checkpoint.
+        hub.update_info(_WORLD_SIZE_KEY, world)
         return super().run()
 
     def run_epoch(self) -> None:

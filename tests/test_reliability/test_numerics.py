@@ -81,11 +81,27 @@ def test_logits_of_magnitude_1e4(teacher_ckpt):
     assert losses['loss_kd'] > 0
 
 
+@pytest.fixture
+def one_thread():
+    # PyTorch 2.15's multi-threaded CPU bf16 convolution backward now and
+    # then returns NaN weight gradients even for a plain MMPretrain
+    # classifier trained with cross-entropy alone (about 1 run in 8 with 2
+    # threads, never with 1): a PyTorch CPU kernel issue, not the losses'.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.mark.parametrize('dtype', [torch.bfloat16, torch.float16])
-def test_autocast_low_precision_steps(teacher_ckpt, dtype):
+def test_autocast_low_precision_steps(teacher_ckpt, dtype, one_thread):
     model = make_model(teacher_ckpt)
-    losses, grads = step(model, random_batch(num=8), autocast_dtype=dtype)
-    assert_finite(losses, grads)
+    for _ in range(3):
+        losses, grads = step(model, random_batch(num=8), autocast_dtype=dtype)
+        assert_finite(losses, grads)
+        # the energy logic and the losses stay float32 under autocast
+        for key in ('loss_energykd', 'loss_energydkd', 'loss_kd', 'loss_dkd'):
+            assert losses[key].dtype == torch.float32, key
 
 
 @pytest.mark.parametrize('dtype', [torch.bfloat16, torch.float16])
