@@ -63,6 +63,10 @@ DEFAULT_TEACHER_EPOCHS = 30
 QUICK_EPOCHS = 12
 QUICK_TEACHER_EPOCHS = 15
 GROUP_NAMES = ('low', 'mid', 'high')
+# Relative cost of a run (HE-DA adds a forward / backward on the mixed half
+# of each batch), used to schedule the runs.
+COST = dict(student=1, kd=2, dkd=2, energykd=2, energykd_release=2,
+            energydkd=2, kd_heda=3, energykd_heda=3)
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -97,6 +101,15 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         '--first-seed', type=int, default=0,
         help='seeds are first-seed, first-seed + 1, ... (default 0)')
     parser.add_argument(
+        '--workers', type=int, default=min(2, os.cpu_count() or 1),
+        help='runs trained at the same time, each in its own process '
+        '(default: 2, or 1 on a 1-core machine)')
+    parser.add_argument(
+        '--threads', type=int, default=1,
+        help='torch threads per process (default 1: these networks are too '
+        'small to gain from more, and several threads per process slow '
+        'down badly when the cores are busy)')
+    parser.add_argument(
         '--verbose', action='store_true',
         help="show MMEngine's own INFO logs")
     args = parser.parse_args(argv)
@@ -113,8 +126,10 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         parser.error(f'unknown methods {unknown}; choose from '
                      f'{list(METHODS)}')
     args.methods = methods
-    if args.seeds < 1 or args.epochs < 1 or args.teacher_epochs < 1:
-        parser.error('--seeds, --epochs and --teacher-epochs must be >= 1')
+    if min(args.seeds, args.epochs, args.teacher_epochs, args.workers,
+           args.threads) < 1:
+        parser.error('--seeds, --epochs, --teacher-epochs, --workers and '
+                     '--threads must be >= 1')
     return args
 
 
@@ -228,6 +243,37 @@ def dataset_labels(dataset_cfg: dict) -> np.ndarray:
     dataset = DATASETS.build(cfg)
     return np.array([dataset.get_data_info(i)['gt_label']
                      for i in range(len(dataset))])
+
+
+def run_job(job: dict) -> dict:
+    """One method x seed run (in this process or a worker process).
+
+    Returns the accuracy curve, best / last top-1, the calibrated energy
+    thresholds and which held-out images the final student gets right.
+    """
+    if job.get('threads'):
+        torch.set_num_threads(job['threads'])
+    torch.set_flush_denormal(True)
+    import mmenergykd  # noqa: F401  (registers the dataset, models, hooks)
+    method, seed = job['method'], job['seed']
+    config, label = METHODS[method]
+    tag = f'{method} seed {seed}'
+    cfg = build_cfg(config, osp.join(job['work_dir'], method, f'seed{seed}'),
+                    seed=seed, epochs=job['epochs'],
+                    teacher_ckpt=job['teacher_ckpt'], verbose=job['verbose'],
+                    name=f"{method}_seed{seed}_{job['stamp']}")
+    log(f'{label}: seed {seed} started')
+    out = run_one(cfg, tag, job['epochs'])
+    runner = out.pop('runner')
+    val_data = cfg.val_dataloader.dataset.to_dict()
+    logits = predict_logits(runner.model, val_data)
+    correct = logits.argmax(1).numpy() == dataset_labels(val_data)
+    out.update(
+        method=method,
+        seed=seed,
+        thresholds=energy_thresholds(runner.model),
+        val_correct_last=correct.astype(int).tolist())
+    return out
 
 
 def energy_thresholds(model: torch.nn.Module) -> Dict[str, List[float]]:
@@ -440,7 +486,21 @@ def make_plots(results: dict, train_energies: np.ndarray,
 
 # ----------------------------------------------------------------------
 def main(argv: Optional[Sequence[str]] = None) -> dict:
+    """Run the benchmark; returns what it writes to ``results.json``."""
     args = parse_args(argv)
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(args.threads)
+        # Denormal floats can make CPU convolutions 10-50x slower.
+        torch.set_flush_denormal(True)
+        return run_benchmark(args, argv)
+    finally:
+        torch.set_num_threads(threads)
+        torch.set_flush_denormal(False)
+
+
+def run_benchmark(args: argparse.Namespace,
+                  argv: Optional[Sequence[str]]) -> dict:
     import mmenergykd  # noqa: F401  (registers the dataset, models, hooks)
     from mmenergykd.models.losses import energy_score, sorted_index_thresholds
 
@@ -451,8 +511,8 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
     stamp = datetime.datetime.now().strftime('%Y%m%d_%H%M%S')
     log(f'Digits benchmark: methods {args.methods}, seeds {seeds}, '
         f'{args.epochs} student epochs, teacher {args.teacher_epochs} '
-        f'epochs; {torch.get_num_threads()} torch threads; work dir '
-        f'{work_dir}')
+        f'epochs; {args.workers} worker process(es), {args.threads} torch '
+        f'thread(s) each; work dir {work_dir}')
 
     # teacher ------------------------------------------------------------
     teacher_cfg = build_cfg('teacher.py', osp.join(work_dir, 'teacher'),
@@ -470,10 +530,6 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
     heda_ratio = float(Config.fromfile(osp.join(
         CONFIG_DIR, 'energykd_heda.py')).custom_hooks[1].high_ratio)
 
-    from mmengine.registry import DefaultScope
-    from mmengine.runner import Runner  # noqa: F401
-    DefaultScope.get_instance(f'digits_benchmark_{stamp}',
-                              scope_name='mmpretrain')
     if args.teacher_ckpt:
         from mmenergykd.models.utils import (build_classifier,
                                              load_teacher_checkpoint)
@@ -515,33 +571,49 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
     del teacher_model
 
     # methods --------------------------------------------------------------
-    runs: Dict[str, List[dict]] = OrderedDict()
-    for method in args.methods:
-        config, label = METHODS[method]
-        runs[method] = []
-        for seed in seeds:
-            tag = f'{method} seed {seed}'
-            cfg = build_cfg(config, osp.join(work_dir, method, f'seed{seed}'),
-                            seed=seed, epochs=args.epochs,
-                            teacher_ckpt=teacher_path, verbose=args.verbose,
-                            name=f'{method}_seed{seed}_{stamp}')
-            log(f'{label}: seed {seed} ...')
-            out = run_one(cfg, tag, args.epochs)
-            runner = out.pop('runner')
-            model = runner.model
-            thresholds = energy_thresholds(model)
-            logits = predict_logits(model, val_data)
-            correct = (logits.argmax(1).numpy() == val_y)
-            out.update(
-                seed=seed,
-                thresholds=thresholds,
-                val_correct_last=correct.astype(int).tolist())
-            runs[method].append(out)
-            del runner, model
-            log(f"{label}: seed {seed} done: best {out['best']:.2f} "
-                f"(epoch {out['best_epoch']}), last {out['last']:.2f}, "
-                f"{out['seconds']:.0f} s  [total "
-                f'{(time.time() - t_start) / 60:.1f} min]')
+    jobs = [
+        dict(method=method, seed=seed, epochs=args.epochs,
+             work_dir=work_dir, teacher_ckpt=teacher_path,
+             verbose=args.verbose, stamp=stamp, threads=args.threads)
+        for method in args.methods for seed in seeds
+    ]
+    # The HE-DA runs cost the most: start them first so that no worker is
+    # left alone with a long run at the end.
+    jobs.sort(key=lambda j: -COST[j['method']])
+    done: Dict[tuple, dict] = {}
+
+    def finished(out: dict) -> None:
+        done[(out['method'], out['seed'])] = out
+        log(f"{METHODS[out['method']][1]}: seed {out['seed']} done: best "
+            f"{out['best']:.2f} (epoch {out['best_epoch']}), last "
+            f"{out['last']:.2f}, {out['seconds']:.0f} s  [{len(done)}/"
+            f'{len(jobs)} runs, {(time.time() - t_start) / 60:.1f} min]')
+
+    workers = min(args.workers, len(jobs))
+    if workers <= 1:
+        for job in jobs:
+            finished(run_job(job))
+    else:
+        import multiprocessing as mp
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+        log(f'{len(jobs)} runs on {workers} worker processes '
+            f'({args.threads} torch thread(s) each)')
+        # spawn: a fresh interpreter per worker (forking a process whose
+        # OpenMP pool is running is unsafe). A worker that dies makes the
+        # executor raise instead of hanging.
+        with ProcessPoolExecutor(
+                workers, mp_context=mp.get_context('spawn')) as pool:
+            futures = [pool.submit(run_job, job) for job in jobs]
+            try:
+                for future in as_completed(futures):
+                    finished(future.result())
+            except BaseException:
+                for future in futures:
+                    future.cancel()
+                raise
+    runs: Dict[str, List[dict]] = OrderedDict(
+        (method, [done[(method, seed)] for seed in seeds])
+        for method in args.methods)
 
     # thresholds: from the calibrated Energy KD run when there is one ------
     calibrated = [(m, r['thresholds']) for m in runs for r in runs[m]
