@@ -1,6 +1,7 @@
 # Copyright (c) mmenergykd contributors. All rights reserved.
 """scikit-learn's bundled handwritten digits as an MMPretrain dataset."""
-from typing import List, Optional, Sequence
+from functools import lru_cache
+from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 from mmpretrain.datasets import BaseDataset
@@ -14,6 +15,18 @@ DIGITS_CLASSES = tuple(str(i) for i in range(10))
 # for every channel): use them in ``ClsDataPreprocessor``.
 DIGITS_MEAN = 77.84
 DIGITS_STD = 95.89
+
+
+@lru_cache(maxsize=1)
+def _load_digits() -> Tuple[np.ndarray, np.ndarray]:
+    """``(images, target)`` of ``sklearn.datasets.load_digits()``, cached
+    (read-only arrays)."""
+    from sklearn.datasets import load_digits
+    digits = load_digits()
+    images, target = digits.images, digits.target
+    images.setflags(write=False)
+    target.setflags(write=False)
+    return images, target
 
 
 def digits_split_indices(split: str,
@@ -34,9 +47,8 @@ def digits_split_indices(split: str,
     Returns:
         np.ndarray: int64 indices.
     """
-    from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
-    target = load_digits().target
+    target = _load_digits()[1]
     indices = np.arange(len(target))
     if split == 'all':
         return indices
@@ -140,11 +152,10 @@ class SklearnDigits(BaseDataset):
 
     def load_data_list(self) -> List[dict]:
         """One dict per image: ``img`` (H, W, C) uint8, ``gt_label``."""
-        from sklearn.datasets import load_digits
-        digits = load_digits()
+        all_images, target = _load_digits()
         indices = digits_split_indices(self.split, self.val_ratio,
                                        self.split_seed)
-        images = np.round(digits.images[indices] * (255.0 / 16.0)).clip(
+        images = np.round(all_images[indices] * (255.0 / 16.0)).clip(
             0, 255).astype(np.uint8)
         if self.scale_factor > 1:
             import cv2
@@ -162,8 +173,7 @@ class SklearnDigits(BaseDataset):
         return [
             dict(img=img, img_shape=img.shape[:2], ori_shape=img.shape[:2],
                  gt_label=int(label), digits_index=int(idx))
-            for img, label, idx in zip(images, digits.target[indices],
-                                       indices)
+            for img, label, idx in zip(images, target[indices], indices)
         ]
 
     def extra_repr(self) -> List[str]:
