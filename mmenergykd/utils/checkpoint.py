@@ -38,15 +38,31 @@ class CorruptCheckpointError(ValueError):
     """A file is not a readable ``torch.save`` checkpoint."""
 
 
+def _history_buffer_getattr(obj: Any, name: str) -> Any:
+    """``getattr`` for unpickling, limited to HistoryBuffer's statistics."""
+    # The four built-in statistics are registered lazily (by the first
+    # HistoryBuffer constructed), so they are named here as well.
+    allowed = {'min', 'max', 'current', 'mean'}
+    allowed.update(HistoryBuffer._statistics_methods)
+    if obj is HistoryBuffer and isinstance(name, str) and name in allowed:
+        return getattr(obj, name)
+    raise pickle.UnpicklingError(
+        f'Weights only load failed: getattr({obj!r}, {name!r}) is not '
+        'allowed in a checkpoint.')
+
+
 def safe_globals_for_mmengine() -> List[Any]:
     """Globals an MMEngine training checkpoint may contain.
 
     Returns:
         list: The classes and functions added to ``torch.load``'s
         weights-only allow-list: MMEngine's ``HistoryBuffer`` (the message
-        hub), numpy arrays, dtypes and scalars, and ``getattr`` (which
-        ``HistoryBuffer`` uses to pickle its table of statistic methods; it
-        fetches attributes of allow-listed objects, it cannot call anything).
+        hub), numpy arrays, dtypes and scalars, and a restricted stand-in
+        for ``builtins.getattr``: ``HistoryBuffer`` pickles its table of
+        statistic methods as ``getattr(HistoryBuffer, 'mean')`` etc.; the
+        stand-in returns exactly those methods and refuses every other
+        attribute (a plain ``getattr`` would let a pickle run property
+        getters of allow-listed objects).
     """
     try:  # numpy >= 2
         from numpy._core import multiarray
@@ -54,7 +70,7 @@ def safe_globals_for_mmengine() -> List[Any]:
         from numpy.core import multiarray
     allowed: List[Any] = [
         HistoryBuffer, np.ndarray, np.dtype, multiarray._reconstruct,
-        multiarray.scalar, getattr
+        multiarray.scalar, (_history_buffer_getattr, 'builtins.getattr')
     ]
     # numpy >= 1.25 pickles dtypes through their concrete classes.
     dtypes = getattr(np, 'dtypes', None)

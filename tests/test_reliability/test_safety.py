@@ -83,3 +83,32 @@ def test_crafted_resume_checkpoint_refused(crafted):
     with pytest.raises(CheckpointSafetyError, match='weights_only'):
         run(tmp_path, data, teacher, '--resume', evil)
     assert not marker.exists()
+
+
+class _Getattr:
+    """A pickle that calls getattr on an allow-listed class."""
+
+    def __init__(self, name):
+        self.name = name
+
+    def __reduce__(self):
+        from mmengine.logging import HistoryBuffer
+        return (getattr, (HistoryBuffer, self.name))
+
+
+def test_getattr_is_limited_to_history_buffer_statistics(tmp_path):
+    from mmengine.logging import HistoryBuffer, MessageHub
+
+    from mmenergykd.utils import safe_torch_load
+    hub = MessageHub.get_instance('safety_test')
+    hub.update_scalar('train/loss', 2.5)
+    path = str(tmp_path / 'hub.pth')
+    torch.save(dict(message_hub=hub.state_dict(),
+                    stat=_Getattr('mean')), path)
+    loaded = safe_torch_load(path)
+    assert loaded['stat'] is HistoryBuffer.mean
+    assert loaded['message_hub']['log_scalars']['train/loss'].mean() == 2.5
+    for name in ('__init__', '__class__', 'update'):
+        torch.save(dict(x=_Getattr(name)), path)
+        with pytest.raises(CheckpointSafetyError):
+            safe_torch_load(path)
