@@ -126,7 +126,7 @@ TEACHER_CASES = [
     ('missing', model_edit(teacher_ckpt='/nonexistent/teacher.pth'),
      FileNotFoundError, r'teacher_ckpt.*does not exist'),
     ('directory', model_edit(teacher_ckpt='/tmp'), FileNotFoundError,
-     r'teacher_ckpt'),
+     r'teacher_ckpt.*is a directory'),
     ('url', model_edit(teacher_ckpt='http://127.0.0.1:9/teacher.pth'),
      ConnectionError, r'local file path.*model.teacher_ckpt'),
     ('wrong_arch', model_edit(teacher_ckpt='{t34}'), ValueError,

@@ -95,6 +95,10 @@ def load_teacher_checkpoint(teacher: nn.Module, teacher_ckpt: str) -> None:
         checkpoint = load_url_checkpoint(teacher_ckpt, map_location='cpu')
     else:
         path = osp.expanduser(teacher_ckpt)
+        if osp.isdir(path):
+            raise FileNotFoundError(
+                f'`teacher_ckpt` {teacher_ckpt!r} is a directory, not a '
+                'checkpoint file. Set `model.teacher_ckpt` to the .pth file.')
         if not osp.isfile(path):
             raise FileNotFoundError(
                 f'`teacher_ckpt` {teacher_ckpt!r} does not exist. Set '
