@@ -633,15 +633,18 @@ def run_benchmark(settings: BenchSettings) -> dict:
     sub_sizes = sorted({c for c in heda_counts.values() if c >= 2})
 
     # -- the variants ---------------------------------------------------
+    # Every step starts as after MMEngine's zero_grad (gradients None);
+    # only HE-DA's extra backward (student_fb@k) adds into existing ones.
     def use(losses, heda=None):
 
         def prepare():
             model.set_distill_losses(losses)
             model.high_energy_augment = heda
+            model.zero_grad(set_to_none=True)
         return prepare
 
     def nothing():
-        pass
+        model.zero_grad(set_to_none=True)
 
     def zero_grads():
         # HE-DA's extra backward accumulates into the gradients of the same
@@ -1089,6 +1092,8 @@ def format_report(report: dict) -> str:
     """The printed table and ratios."""
     lines = []
     env = report['environment']
+    if report.get('command'):
+        lines.append(f"Command: {report['command']}")
     where = env.get('gpu') or (
         f"{env['cpu']}, {env['torch_threads']} threads, OMP_WAIT_POLICY="
         f"{env.get('omp_wait_policy')}")
