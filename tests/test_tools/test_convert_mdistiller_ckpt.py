@@ -30,8 +30,27 @@ from mmenergykd.utils.convert_mdistiller import (MDISTILLER_MODEL_NAMES,
 
 REPO = Path(__file__).resolve().parents[2]
 TOOL = REPO / 'tools' / 'convert_mdistiller_ckpt.py'
-FIXTURES = REPO / '..' / 'shared' / 'fixtures' / \
-    'energykd_official_students'
+
+
+def _find_fixtures() -> Path:
+    """The Energy KD release's student weights (shared test data).
+
+    ``$MMENERGYKD_FIXTURES``, else ``<repo>/../shared/fixtures``, else the
+    workplace's ``/work/shared/fixtures``.
+    """
+    candidates = [
+        Path(os.environ['MMENERGYKD_FIXTURES'])
+        if os.environ.get('MMENERGYKD_FIXTURES') else None,
+        REPO / '..' / 'shared' / 'fixtures',
+        Path('/work/shared/fixtures'),
+    ]
+    for root in candidates:
+        if root is not None and (root / 'energykd_official_students').is_dir():
+            return root / 'energykd_official_students'
+    return REPO / '..' / 'shared' / 'fixtures' / 'energykd_official_students'
+
+
+FIXTURES = _find_fixtures()
 
 #: Released Energy KD students (see the fixtures' README) -> zoo name.
 FIXTURE_MODELS = {
