@@ -498,6 +498,7 @@ def _stats(times: List[float], images: int) -> dict:
         min_s=min(times),
         max_s=max(times),
         n=len(times),
+        times_s=list(times),
         images=images,
         images_per_s=images / median if median > 0 else float('inf'))
 
@@ -722,6 +723,7 @@ def run_benchmark(settings: BenchSettings) -> dict:
         if name.endswith('_loss'):
             for key in ('median_s', 'mean_s', 'min_s', 'max_s'):
                 stats[key] /= reps
+            stats['times_s'] = [t / reps for t in stats['times_s']]
             stats['images_per_s'] *= reps
         timings[name] = stats
 
@@ -1193,12 +1195,6 @@ def format_report(report: dict) -> str:
     for key, target in report['targets'].items():
         lines.append(f"  {'MET ' if target['met'] else 'MISS'} {key} = "
                      f"{target['value']:.3f} (target {target['target']})")
-    if report.get('targets_of_min'):
-        lines.append('For reference, the same ratios from each variant\'s '
-                     'fastest step (least disturbed by other load): ' +
-                     ', '.join(f"{k} {v['value']:.3f}"
-                               for k, v in report['targets_of_min'].items()
-                               if 'memory' not in k))
     return '\n'.join(lines)
 
 
