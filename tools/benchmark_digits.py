@@ -360,6 +360,8 @@ def describe_model(model_cfg: dict) -> str:
 # report
 def fmt(stat: Dict[str, float], sign: bool = False) -> str:
     mean = f"{stat['mean']:+.2f}" if sign else f"{stat['mean']:.2f}"
+    if stat.get('n', 2) < 2:
+        return mean  # one seed: no spread to show
     return f"{mean} ± {stat['std']:.2f}"
 
 
@@ -464,7 +466,7 @@ def make_plots(results: dict, train_energies: np.ndarray,
                    label=f'student alone {student_last:.2f}')
     left = min(seen + [teacher_acc]) - 1.0
     for y, n, last, std, best in zip(ypos, names, lasts, stds, bests):
-        text = f'{last:.2f} ± {std:.2f}'
+        text = fmt(summary[n]['last'])
         gain = summary[n].get('gain_last')
         if gain is not None:
             text += f'   ({gain["mean"]:+.2f} vs student)'
