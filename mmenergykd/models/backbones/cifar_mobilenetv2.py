@@ -15,13 +15,8 @@ import torch.nn as nn
 from mmengine.model import BaseModule
 from mmpretrain.registry import MODELS
 
-_ZOO_INIT_CFG = [
-    # N(0, sqrt(2 / (k * k * out_channels))) for every conv, depthwise ones
-    # included (PyTorch's fan-out of a depthwise kernel is k * k * out).
-    dict(type='Kaiming', layer='Conv2d', mode='fan_out',
-         nonlinearity='relu'),
-    dict(type='Constant', val=1, layer=['_BatchNorm', 'GroupNorm']),
-]
+from .cifar_init import ZOO_INIT_CFG
+
 
 # (expand ratio or None for "T", output channels, blocks, first stride)
 _STAGES = ((1, 16, 1, 1), (None, 24, 2, 1), (None, 32, 3, 2),
@@ -104,7 +99,7 @@ class CifarMobileNetV2(BaseModule):
     def __init__(self,
                  arch: Union[str, dict] = 'mobile_half',
                  in_channels: int = 3,
-                 init_cfg: Optional[Union[dict, List[dict]]] = _ZOO_INIT_CFG
+                 init_cfg: Optional[Union[dict, List[dict]]] = ZOO_INIT_CFG
                  ) -> None:
         super().__init__(init_cfg=init_cfg)
         if isinstance(arch, str):

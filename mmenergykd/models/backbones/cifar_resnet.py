@@ -16,11 +16,8 @@ import torch.nn.functional as F
 from mmengine.model import BaseModule
 from mmpretrain.registry import MODELS
 
-_ZOO_INIT_CFG = [
-    dict(type='Kaiming', layer='Conv2d', mode='fan_out',
-         nonlinearity='relu'),
-    dict(type='Constant', val=1, layer=['_BatchNorm', 'GroupNorm']),
-]
+from .cifar_init import ZOO_INIT_CFG
+
 
 
 class CifarBasicBlock(nn.Module):
@@ -94,7 +91,7 @@ class CifarResNet(BaseModule):
     def __init__(self,
                  arch: Union[str, dict] = 'resnet20',
                  in_channels: int = 3,
-                 init_cfg: Optional[Union[dict, List[dict]]] = _ZOO_INIT_CFG
+                 init_cfg: Optional[Union[dict, List[dict]]] = ZOO_INIT_CFG
                  ) -> None:
         super().__init__(init_cfg=init_cfg)
         if isinstance(arch, str):

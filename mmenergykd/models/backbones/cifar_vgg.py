@@ -17,12 +17,9 @@ import torch.nn.functional as F
 from mmengine.model import BaseModule
 from mmpretrain.registry import MODELS
 
-_ZOO_INIT_CFG = [
-    # N(0, sqrt(2 / (k * k * out_channels))) weights, zero biases.
-    dict(type='Kaiming', layer='Conv2d', mode='fan_out',
-         nonlinearity='relu', bias=0),
-    dict(type='Constant', val=1, layer=['_BatchNorm', 'GroupNorm']),
-]
+from .cifar_init import zoo_init_cfg
+
+_ZOO_INIT_CFG = zoo_init_cfg(conv_bias=True)
 
 
 @MODELS.register_module()

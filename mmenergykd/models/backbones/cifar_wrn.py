@@ -21,13 +21,8 @@ import torch.nn.functional as F
 from mmengine.model import BaseModule
 from mmpretrain.registry import MODELS
 
-_ZOO_INIT_CFG = [
-    # The zoo draws conv weights from N(0, sqrt(2 / (k * k * out_channels))),
-    # i.e. Kaiming-normal in fan-out mode.
-    dict(type='Kaiming', layer='Conv2d', mode='fan_out',
-         nonlinearity='relu'),
-    dict(type='Constant', val=1, layer=['_BatchNorm', 'GroupNorm']),
-]
+from .cifar_init import ZOO_INIT_CFG
+
 
 
 class WideBasicBlock(nn.Module):
@@ -100,7 +95,7 @@ class CifarWideResNet(BaseModule):
                  arch: Union[str, dict] = 'wrn_40_2',
                  in_channels: int = 3,
                  drop_rate: float = 0.0,
-                 init_cfg: Optional[Union[dict, List[dict]]] = _ZOO_INIT_CFG
+                 init_cfg: Optional[Union[dict, List[dict]]] = ZOO_INIT_CFG
                  ) -> None:
         super().__init__(init_cfg=init_cfg)
         if isinstance(arch, str):
