@@ -144,6 +144,18 @@ def log(msg: str) -> None:
     print(msg, flush=True)
 
 
+def cpu_model() -> str:
+    """The processor's name from /proc/cpuinfo, else platform's."""
+    try:
+        with open('/proc/cpuinfo') as f:
+            for line in f:
+                if line.startswith('model name'):
+                    return line.split(':', 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def import_package() -> None:
     """Import mmenergykd (registers the dataset, models and hooks) and
     scikit-learn, without their import-time warnings (mmcv-lite's missing
@@ -831,7 +843,7 @@ def run_benchmark(args: argparse.Namespace,
             heda_ratio=heda_ratio,
             machine=dict(
                 platform=platform.platform(),
-                processor=platform.processor() or platform.machine(),
+                processor=cpu_model(),
                 cpu_count=os.cpu_count(),
                 torch_threads=torch.get_num_threads(),
                 cuda=torch.cuda.is_available(),
@@ -870,9 +882,12 @@ def run_benchmark(args: argparse.Namespace,
     with open(osp.join(work_dir, 'results.json'), 'w') as f:
         json.dump(results, f, indent=1)
     machine = results['settings']['machine']
-    md = (f"{table}\n\n{groups_md}\n\nWall time "
+    settings = results['settings']
+    md = (f"Command: `{settings['command'].strip()}`\n\n{table}\n\n"
+          f"{groups_md}\n\nWall time "
           f"{results['wall_seconds'] / 60:.1f} min on {machine['cpu_count']} "
-          f"CPU core(s) ({machine['processor']}, torch "
+          f"CPU core(s) ({machine['processor']}; {args.workers} worker "
+          f"process(es), {args.threads} torch thread(s) each; torch "
           f"{machine['torch']}, CUDA {'yes' if machine['cuda'] else 'no'}).\n")
     with open(osp.join(work_dir, 'results.md'), 'w') as f:
         f.write(md)

@@ -90,4 +90,6 @@ def test_tiny_run(tmp_path, capfd):
         path = work_dir / name
         assert path.is_file() and path.stat().st_size > 10_000
         assert path.read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
-    assert (work_dir / 'results.md').read_text().startswith('| Method |')
+    md = (work_dir / 'results.md').read_text()
+    assert md.startswith('Command: `python tools/benchmark_digits.py --epochs')
+    assert '\n| Method | Best-epoch top-1 (%)' in md and 'Wall time' in md
