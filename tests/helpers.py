@@ -43,6 +43,18 @@ def make_imagenet_folder(root: str,
     return root
 
 
+def unique_experiment_name(work_dir: str) -> str:
+    """A Runner experiment name no other Runner of this process uses.
+
+    MMEngine names a Runner's message hub (its logged history) after the
+    experiment name, by default the config name plus a timestamp in whole
+    seconds: two Runners started within the same second would share one
+    history.
+    """
+    import uuid
+    return f'{osp.basename(osp.normpath(work_dir))}_{uuid.uuid4().hex[:8]}'
+
+
 def save_openmmlab_checkpoint(model: torch.nn.Module, path: str) -> str:
     """Save ``model`` as ``{'meta': ..., 'state_dict': ...}``."""
     torch.save(dict(meta=dict(note='test checkpoint'),
@@ -99,6 +111,7 @@ def tiny_imagenet_cfg(config_path: str,
     cfg.default_hooks.checkpoint = dict(type='CheckpointHook', interval=1)
     cfg.log_level = 'WARNING'
     cfg.randomness = dict(seed=0, deterministic=False)
+    cfg.experiment_name = unique_experiment_name(work_dir)
     if extra:
         cfg.merge_from_dict(extra)
     return cfg
@@ -233,6 +246,7 @@ def tiny_runner_cfg(work_dir: str,
                 checkpoint=dict(type='CheckpointHook', interval=1)),
             env_cfg=dict(dist_cfg=dict(backend='gloo')),
             randomness=dict(seed=seed, deterministic=False),
+            experiment_name=unique_experiment_name(work_dir),
             log_level='WARNING'))
 
 
