@@ -387,10 +387,6 @@ class EnergyKDDistiller(CheckpointGuardMixin, BaseModel):
         return losses
 
     # ------------------------------------------------------------------
-    def student_state_dict(self) -> Dict[str, Tensor]:
-        """The student's weights with plain MMPretrain key names."""
-        return self.student.state_dict()
-
     def extra_repr(self) -> str:
         return f'teacher={type(self.teacher).__name__}, ' \
                f'teacher_ckpt={self.teacher_ckpt!r}'

@@ -362,10 +362,6 @@ class EnergyTemperatureMixin:
         table = self.group_temperatures.to(groups.device)
         return table[groups]
 
-    def group_shares(self, teacher_logits: Tensor) -> Sequence[Tensor]:
-        """Share of the batch in the low, middle and high groups."""
-        return group_shares(self.energy_groups(teacher_logits))
-
     def extra_repr(self) -> str:
         return (f'low_energy_temperature={self.low_energy_temperature}, '
                 f'mid_temperature={self.mid_temperature}, '
@@ -384,9 +380,3 @@ def group_shares(groups: Tensor) -> Sequence[Tensor]:
     shares = (groups.reshape(-1, 1) == ids).float().mean(dim=0)
     return shares.unbind(0)
 
-
-def thresholds_or_none(module: nn.Module) -> Optional[Tuple[float, float]]:
-    """The module's thresholds as floats, or None when not calibrated."""
-    if not getattr(module, 'is_calibrated', False):
-        return None
-    return (module.low_threshold.item(), module.high_threshold.item())
