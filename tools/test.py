@@ -16,6 +16,17 @@ import mmenergykd  # noqa: F401  (registers components and loaders)
 from mmenergykd.engine import setup_cpu_distributed
 
 
+TRAINING_ONLY_HOOKS = ('EnergyCalibrationHook', 'HighEnergyAugmentHook')
+
+
+def _hook_type(hook) -> str:
+    """The registered name of a hook config (``'scope.Name'`` -> Name)."""
+    hook_type = hook.get('type', '') if isinstance(hook, dict) else hook
+    if not isinstance(hook_type, str):
+        hook_type = getattr(hook_type, '__name__', '')
+    return hook_type.split('.')[-1]
+
+
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='Test a distilled student')
     parser.add_argument('config', help='config file path')
@@ -61,8 +72,12 @@ def main() -> None:
               [cfg.test_evaluator]),
             dict(type='DumpResults', out_file_path=args.out)
         ]
-    # The training-only hooks (calibration, HE-DA) are not needed to test.
-    cfg.custom_hooks = []
+    # The training-only hooks (calibration, HE-DA) are not needed to test;
+    # the others (e.g. EMAHook, which tests the averaged weights) stay.
+    cfg.custom_hooks = [
+        hook for hook in cfg.get('custom_hooks', None) or []
+        if _hook_type(hook) not in TRAINING_ONLY_HOOKS
+    ]
     # torchrun on a machine without CUDA: gloo, no torch.cuda.set_device.
     setup_cpu_distributed(cfg)
     runner = Runner.from_cfg(cfg)

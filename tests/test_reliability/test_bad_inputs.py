@@ -214,6 +214,31 @@ def test_labels_outside_the_class_count(env):
                  r'label \[[34]\], outside the 3 classes.*num_classes')
 
 
+def test_preprocessor_class_count_differs(env):
+    def edit(cfg, files):
+        cfg.data_preprocessor.num_classes = 1000
+    message = expect_error(env, 'preprocessor_classes', edit, ValueError,
+                           r'`data_preprocessor.num_classes` is 1000.*'
+                           r'num_classes=5')
+    assert '`data_preprocessor.num_classes=5`' in message
+
+
+def test_preprocessor_class_count_taken_from_the_heads(env):
+    # unset, with batch Mixup: filled in from the student's head (MMPretrain
+    # would otherwise stop inside the first step)
+    root, files = env
+    cfg = base_cfg(str(root / 'mixup_no_classes'), files['data'],
+                   files['teacher'])
+    cfg.data_preprocessor.num_classes = None
+    cfg.data_preprocessor.batch_augments = dict(
+        augments=[dict(type='Mixup', alpha=0.2)])
+    from mmengine.runner import Runner
+    runner = Runner.from_cfg(cfg)
+    assert runner.model.data_preprocessor.num_classes == 5
+    runner.train()
+    assert osp.exists(osp.join(root, 'mixup_no_classes', 'epoch_1.pth'))
+
+
 # --- checkpoints given where another kind is expected --------------------------
 def copy_base_run(env):
     root, files = env
@@ -298,6 +323,56 @@ def test_resume_with_another_student(env):
                            'missing keys', args=resume_args(),
                            setup=copy_base_run(env))
     assert 'backbone.layer1.2.conv1.weight' in message
+
+
+ENERGY_SETTING_CASES = [
+    ('energy_ratio_changed', loss_edit(high_ratio=0.3),
+     r'`model.distill_losses.loss_energykd`: high_ratio 0.2 -> 0.3'),
+    ('energy_temperature_changed', loss_edit(energy_temperature=2.0),
+     r'loss_energykd`: energy_temperature 4 -> 2'),
+    ('heda_ratio_changed', heda_edit(high_ratio=0.25),
+     r'HighEnergyAugmentHook entry of `custom_hooks`: high_ratio 0.5 -> '
+     r'0.25'),
+]
+
+
+@pytest.mark.parametrize('name,edit,match', ENERGY_SETTING_CASES,
+                         ids=[c[0] for c in ENERGY_SETTING_CASES])
+def test_resume_with_other_energy_settings(env, name, edit, match):
+    # The checkpoint's thresholds were computed for the old ratios /
+    # energy temperature: reusing them would silently split the data into
+    # other shares than the config says.
+    message = expect_error(env, name, edit, ValueError,
+                           'calibrated for other energy settings.*' + match,
+                           args=resume_args(), setup=copy_base_run(env))
+    assert 'recalibrate_on_change=True' in message
+    # load_from (fine-tuning from the checkpoint) is checked the same way
+    expect_error(env, name + '_load', lambda c, f: (
+        edit(c, f), c.update(load_from=f['distiller_ckpt'])), ValueError,
+                 'calibrated for other energy settings')
+
+
+def test_resume_with_other_energy_settings_recalibrates_on_request(env):
+    root, files = env
+    work = str(root / 'recalibrate')
+    os.makedirs(work)
+    copy_base_run(env)(work)
+    cfg = base_cfg(work, files['data'], files['teacher'], max_epochs=2)
+    cfg.model.distill_losses.loss_energykd.high_ratio = 0.5
+    cfg.custom_hooks[0].recalibrate_on_change = True
+    path = write_cfg(cfg, str(root / 'recalibrate.py'))
+    train_main([path, '--work-dir', work, '--resume'])
+    old = load(osp.join(work, 'epoch_1.pth'))
+    new = load(osp.join(work, 'epoch_2.pth'))
+    key = 'distill_losses.loss_energykd.'
+    assert new['state_dict'][key + 'calibration_settings'].tolist() == \
+        pytest.approx([0.2, 0.5, 4.0])
+    assert old['state_dict'][key + 'calibration_settings'].tolist() == \
+        pytest.approx([0.2, 0.2, 4.0])
+    # the same 8 training energies, a lower high-energy threshold
+    assert new['state_dict'][key + 'high_threshold'] < \
+        old['state_dict'][key + 'high_threshold']
+    assert new['energy_calibration']['num_samples'] == 8
 
 
 def test_resume_with_same_config_works(env):

@@ -11,7 +11,10 @@ from torch import Tensor, nn
 
 from mmenergykd.models.losses.energy import (batch_thresholds,
                                              check_positive, check_ratio,
-                                             energy_score)
+                                             energy_score,
+                                             fill_calibration_record,
+                                             init_calibration_record,
+                                             record_calibration_settings)
 from mmenergykd.models.losses.functional import per_sample_kd
 
 __all__ = ['HighEnergyAugment', 'cutmix_box']
@@ -102,6 +105,7 @@ class HighEnergyAugment(nn.Module):
         self.energy_temperature = float(energy_temperature)
         self.active = True
         self.register_buffer('high_threshold', torch.tensor(math.nan))
+        init_calibration_record(self)
         self.rng = np.random.Generator(np.random.PCG64(seed))
         self.num_augmented = 0
         self.num_seen = 0
@@ -115,6 +119,7 @@ class HighEnergyAugment(nn.Module):
         return self._calibrated
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        fill_calibration_record(state_dict, prefix)
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
         self._calibrated = not bool(torch.isnan(self.high_threshold))
 
@@ -123,6 +128,7 @@ class HighEnergyAugment(nn.Module):
         if math.isnan(float(high)):
             raise ValueError('The HE-DA threshold must not be NaN.')
         self.high_threshold.fill_(float(high))
+        record_calibration_settings(self)
         self._calibrated = True
 
     # random state, kept in the checkpoint by the hook --------------------

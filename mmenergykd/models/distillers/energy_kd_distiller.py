@@ -132,6 +132,7 @@ class EnergyKDDistiller(CheckpointGuardMixin, BaseModel):
         self.student = build_classifier(student, 'student')
         teacher_model = build_classifier(teacher, 'teacher')
         self._check_num_classes(self.student, teacher_model)
+        self._check_preprocessor_classes()
         if teacher_ckpt is None:
             warnings.warn('`teacher_ckpt` is None: the teacher keeps its '
                           'random initialisation. Set `model.teacher_ckpt` '
@@ -225,6 +226,30 @@ class EnergyKDDistiller(CheckpointGuardMixin, BaseModel):
                 f'num_classes={t_cls}, student head num_classes={s_cls}. Set '
                 'the same `num_classes` in `model.student.head` and '
                 '`model.teacher.head` (and in `data_preprocessor`).')
+
+    def _check_preprocessor_classes(self) -> None:
+        """``data_preprocessor.num_classes`` must be the heads' class count.
+
+        It sizes the one-hot labels of batch Mixup / CutMix; a different
+        count would fail only inside the first training step. When unset
+        and batch augments are used, it is taken from the student's head.
+        """
+        classes = getattr(self.student.head, 'num_classes', None)
+        if classes is None or not hasattr(self.data_preprocessor,
+                                          'num_classes'):
+            return
+        current = self.data_preprocessor.num_classes
+        if current is None:
+            if getattr(self.data_preprocessor, 'batch_augments', None):
+                self.data_preprocessor.num_classes = classes
+            return
+        if current != classes:
+            raise ValueError(
+                f'`data_preprocessor.num_classes` is {current}, but the '
+                f'student and teacher heads have num_classes={classes}. Set '
+                f'`data_preprocessor.num_classes={classes}` (it sizes the '
+                'one-hot labels of batch Mixup / CutMix), or change '
+                '`num_classes` of both heads to the dataset\'s class count.')
 
     def _apply(self, fn: Callable, *args, **kwargs):
         """Device / dtype moves (``to``, ``cuda``, ...) reach the teacher."""

@@ -10,7 +10,9 @@ from torch import Tensor, nn
 __all__ = [
     'energy_score', 'sorted_index_thresholds', 'batch_thresholds',
     'assign_energy_groups', 'check_ratio', 'check_positive', 'check_logits',
-    'EnergyTemperatureMixin'
+    'EnergyTemperatureMixin', 'init_calibration_record',
+    'record_calibration_settings', 'fill_calibration_record',
+    'calibration_settings_change'
 ]
 
 LOW, MID, HIGH = 0, 1, 2
@@ -141,6 +143,59 @@ def batch_thresholds(energies: Tensor, low_ratio: float,
     return tau_low, tau_high
 
 
+_SETTINGS = ('low_ratio', 'high_ratio', 'energy_temperature')
+_RECORD = 'calibration_settings'
+
+
+def init_calibration_record(module: nn.Module) -> None:
+    """Register the buffer recording what the thresholds were computed for.
+
+    ``calibration_settings`` holds ``(low_ratio, high_ratio,
+    energy_temperature)`` of the last :meth:`set_thresholds` call (NaN until
+    then). It travels with the thresholds into checkpoints, so a run that
+    resumes (or loads) them under other settings is detected
+    (:func:`calibration_settings_change`) instead of silently using
+    thresholds computed for other ratios.
+    """
+    module.register_buffer(_RECORD, torch.full((len(_SETTINGS), ), math.nan))
+
+
+def record_calibration_settings(module: nn.Module) -> None:
+    """Store the module's current energy settings next to its thresholds."""
+    getattr(module, _RECORD).copy_(
+        torch.tensor([float(getattr(module, k)) for k in _SETTINGS]))
+
+
+def fill_calibration_record(state_dict: dict, prefix: str) -> None:
+    """Let checkpoints written before the record existed load strictly."""
+    state_dict.setdefault(prefix + _RECORD,
+                          torch.full((len(_SETTINGS), ), math.nan))
+
+
+def calibration_settings_change(module: nn.Module) -> Optional[str]:
+    """How the settings differ from those the thresholds were computed for.
+
+    Args:
+        module (nn.Module): An energy consumer (an energy loss or HE-DA).
+
+    Returns:
+        str | None: e.g. ``'high_ratio 0.2 -> 0.3'``; None when nothing
+        changed or nothing is recorded (thresholds never set, or loaded from
+        a checkpoint older than the record). Reads the small record back to
+        the host: call it once before training, not per step.
+    """
+    saved = getattr(module, _RECORD).tolist()
+    if any(math.isnan(v) for v in saved):
+        return None
+    changes = [
+        f'{name} {old:g} -> {float(getattr(module, name)):g}'
+        for name, old in zip(_SETTINGS, saved)
+        if not math.isclose(old, float(getattr(module, name)),
+                            rel_tol=1e-6, abs_tol=1e-9)
+    ]
+    return ', '.join(changes) or None
+
+
 def _version_of(tensor: Tensor) -> Optional[int]:
     """The in-place version counter of ``tensor`` (None for inference
     tensors, which have none)."""
@@ -222,6 +277,7 @@ class EnergyTemperatureMixin:
                 self.high_energy_temperature
             ]),
             persistent=False)
+        init_calibration_record(self)
         self._warned_batch_quantiles = False
         self._calibrated = False
         # Finite-check of the teacher logits in ``forward`` (a device sync);
@@ -246,6 +302,7 @@ class EnergyTemperatureMixin:
         return self._calibrated
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        fill_calibration_record(state_dict, prefix)
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
         self._clear_energy_cache()
         self._calibrated = not bool(
@@ -265,6 +322,7 @@ class EnergyTemperatureMixin:
                              f'low={low}, high={high}.')
         self.low_threshold.fill_(low)
         self.high_threshold.fill_(high)
+        record_calibration_settings(self)
         self._calibrated = True
 
     def _energy_key(self, logits: Tensor) -> Optional[tuple]:
