@@ -25,7 +25,6 @@ import json
 import os
 import os.path as osp
 import platform
-import shutil
 import sys
 import time
 import warnings
