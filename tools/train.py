@@ -14,6 +14,7 @@ from mmengine.runner import Runner
 
 import mmenergykd  # noqa: F401  (registers components and loaders)
 from mmenergykd.engine import (apply_reliability_defaults,
+                               check_epoch_settings,
                                find_resumable_checkpoint,
                                setup_cpu_distributed)
 
@@ -116,6 +117,15 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
     # Exact resumption (per-batch seeding, mid-epoch resume) and crash-safe
     # checkpoints, unless the config names its own loop / checkpoint hook.
     apply_reliability_defaults(cfg)
+    check_epoch_settings(cfg)
+    load_from = cfg.get('load_from')
+    if isinstance(load_from, str) and '://' not in load_from \
+            and not osp.isfile(load_from):
+        raise FileNotFoundError(
+            f'`load_from` {load_from!r}: no such checkpoint file. Pass an '
+            'existing distiller training checkpoint (to start from a plain '
+            "classifier's weights use `model.student.init_cfg=dict(type="
+            "'Pretrained', checkpoint=...)`).")
     return cfg
 
 

@@ -58,6 +58,18 @@ def export_student(config: Union[str, Config], checkpoint: str,
     Returns:
         str: ``out``.
     """
+    if isinstance(config, str) and not osp.isfile(config):
+        raise FileNotFoundError(
+            f'CONFIG {config!r} does not exist. Pass the distillation config '
+            'the checkpoint was trained with.')
+    if not osp.isfile(checkpoint):
+        raise FileNotFoundError(
+            f'CHECKPOINT {checkpoint!r} does not exist. Pass a training '
+            'checkpoint of the run (e.g. work_dirs/<config>/epoch_N.pth).')
+    if osp.isdir(out):
+        raise IsADirectoryError(
+            f'OUT {out!r} is a directory. Pass the file to write, e.g. '
+            f'{osp.join(out, "student.pth")!r}.')
     ckpt = load_local_checkpoint(checkpoint, map_location='cpu')
     state_dict = ckpt.get('state_dict', ckpt) if isinstance(ckpt, dict) \
         else None
@@ -72,6 +84,7 @@ def export_student(config: Union[str, Config], checkpoint: str,
             '(no `student.` keys); it may already be a plain MMPretrain '
             'checkpoint, which needs no export.')
     cfg = student_config(config)
+    _check_student_fits(cfg, student, checkpoint)
     meta = dict(
         exported_from=osp.abspath(checkpoint),
         time=time.strftime('%Y%m%d_%H%M%S'),
@@ -80,10 +93,29 @@ def export_student(config: Union[str, Config], checkpoint: str,
         dataset_meta=ckpt.get('meta', {}).get('dataset_meta'))
     os.makedirs(osp.dirname(osp.abspath(out)), exist_ok=True)
     tmp = out + '.tmp'
-    torch.save(dict(meta=meta, state_dict=student), tmp)
-    os.replace(tmp, out)
+    try:
+        torch.save(dict(meta=meta, state_dict=student), tmp)
+        os.replace(tmp, out)
+    finally:
+        if osp.exists(tmp):
+            os.remove(tmp)
     cfg.dump(student_config_path(out))
     return out
+
+
+def _check_student_fits(cfg: Config, student: dict, checkpoint: str) -> None:
+    """The config's student must take the checkpoint's weights exactly."""
+    from mmenergykd.models.utils import build_classifier
+    from mmenergykd.models.utils.teacher_checkpoint import compare_state_dicts
+    model = build_classifier(cfg.model, 'student')
+    problems = compare_state_dicts(model.state_dict(), student)
+    if problems:
+        raise ValueError(
+            f"The student in {checkpoint!r} does not match `model.student` "
+            'of CONFIG (another architecture or `num_classes`); the exported '
+            'weights would not load into the exported config. Pass the '
+            'config the checkpoint was trained with:\n  ' +
+            '\n  '.join(problems))
 
 
 def student_config_path(out: str) -> str:

@@ -230,6 +230,17 @@ def calibrate_energy(runner) -> dict:
     consumers = model.energy_consumers()
     temperatures = sorted({c.energy_temperature for c in consumers.values()})
     energies = _teacher_energies(runner, model, temperatures)
+    for temp, values in energies.items():
+        if not bool(torch.isfinite(values).all()):
+            users = [n for n, c in consumers.items()
+                     if c.energy_temperature == temp]
+            raise ValueError(
+                f'Energy calibration: the energies at energy_temperature='
+                f'{temp:g} (used by {users}) are not finite, although the '
+                'teacher logits are. The energy temperature is too small '
+                'for the logits (logits / T_E overflows); set '
+                '`energy_temperature` of those entries to a usual value such '
+                'as 4.0. Training has not started; nothing was saved.')
     num = int(energies[temperatures[0]].numel()) if temperatures else 0
     thresholds = {}
     for name, consumer in consumers.items():

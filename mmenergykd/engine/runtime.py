@@ -14,7 +14,8 @@ from mmengine.config import Config
 from mmengine.logging import print_log
 
 __all__ = [
-    'apply_reliability_defaults', 'setup_cpu_distributed',
+    'apply_reliability_defaults', 'check_epoch_settings',
+    'setup_cpu_distributed',
     'find_resumable_checkpoint', 'is_complete_checkpoint'
 ]
 
@@ -54,6 +55,49 @@ def apply_reliability_defaults(cfg: Config) -> Config:
                 _PLAIN_CHECKPOINT_HOOKS:
             ckpt['type'] = ATOMIC_CHECKPOINT_HOOK
     return cfg
+
+
+def _is_iteration_based(train_cfg) -> bool:
+    if not isinstance(train_cfg, dict):
+        return False
+    loop = train_cfg.get('type')
+    if loop is None:
+        return not train_cfg.get('by_epoch', True)
+    name = loop if isinstance(loop, str) else getattr(loop, '__name__', '')
+    return name.split('.')[-1] == 'IterBasedTrainLoop'
+
+
+def check_epoch_settings(cfg: Config) -> None:
+    """Refuse epoch-counted settings under an iteration-based train loop.
+
+    ``model.loss_warmup_epochs`` and ``HighEnergyAugmentHook(epochs=...)``
+    count epochs; under ``IterBasedTrainLoop`` the epoch stays 0, so the
+    warm-up would never end and HE-DA would only run in "epoch 0".
+
+    Args:
+        cfg (Config): The training config.
+
+    Raises:
+        ValueError: Naming the setting and the fix.
+    """
+    if not _is_iteration_based(cfg.get('train_cfg')):
+        return
+    found = []
+    model = cfg.get('model') or {}
+    if isinstance(model, dict) and any(
+            (model.get('loss_warmup_epochs') or {}).values()):
+        found.append('`model.loss_warmup_epochs`')
+    for hook in cfg.get('custom_hooks') or []:
+        hook_type = hook.get('type', '') if isinstance(hook, dict) else ''
+        if str(hook_type).split('.')[-1] == 'HighEnergyAugmentHook' and \
+                hook.get('epochs') is not None:
+            found.append('`epochs` of HighEnergyAugmentHook')
+    if found:
+        raise ValueError(
+            f"{' and '.join(found)} count epochs, but `train_cfg` is "
+            'iteration-based (IterBasedTrainLoop), where the epoch stays 0. '
+            'Train by epoch (`train_cfg=dict(by_epoch=True, max_epochs=...)`)'
+            ' or remove those settings.')
 
 
 def setup_cpu_distributed(cfg: Config) -> None:

@@ -60,6 +60,9 @@ def env(tmp_path_factory):
     files['torn'] = str(root / 'torn.pth')
     with open(files['torn'], 'wb') as f:
         f.write(blob[:len(blob) // 2])
+    files['not_torch'] = str(root / 'teacher.safetensors')
+    with open(files['not_torch'], 'wb') as f:
+        f.write(b'\x08\x00\x00\x00\x00\x00\x00\x00{}      ')
     files['student_only'] = save_openmmlab_checkpoint(
         build_model(tiny_classifier(5, base=4)), str(root / 'student.pth'))
     files['teacher3'] = save_tiny_teacher(str(root / 't3.pth'), num_classes=3)
@@ -141,6 +144,12 @@ TEACHER_CASES = [
      ValueError, r'EnergyKDDistiller training checkpoint.*export_student'),
     ('torn_teacher', model_edit(teacher_ckpt='{torn}'),
      CorruptCheckpointError, r'cut short'),
+    ('nan_weights', model_edit(teacher_ckpt='{nan_teacher}'), ValueError,
+     r'non-finite \(NaN / Inf\) weights in 1 tensors: head.fc.bias'),
+    ('not_a_torch_file', model_edit(teacher_ckpt='{not_torch}'), ValueError,
+     r'`model.teacher_ckpt` .* could not be read as a PyTorch checkpoint'),
+    ('not_a_string', model_edit(teacher_ckpt=123), TypeError,
+     r'`model.teacher_ckpt` must be a file path'),
 ]
 
 
@@ -193,6 +202,104 @@ def test_invalid_settings(env, name, edit, match):
     message = expect_error(env, name, edit, ValueError, match, args=args)
     # where the setting lives
     assert re.search(r'model\.|custom_hooks', message), message
+
+
+def student_edit(**changes):
+    def edit(cfg, files):
+        for key, value in changes.items():
+            target = cfg.model.student
+            parts = key.split('.')
+            for part in parts[:-1]:
+                target = target[part]
+            target[parts[-1]] = value.format(**files) if isinstance(
+                value, str) and '{' in value else value
+    return edit
+
+
+def iteration_based(cfg, files):
+    cfg.train_cfg = dict(by_epoch=False, max_iters=2, val_interval=2)
+    cfg.model.loss_warmup_epochs = dict(loss_energykd=2)
+
+
+BUILD_CASES = [
+    ('distill_losses_list', model_edit(distill_losses=[dict(type='KDLoss')]),
+     TypeError, r'`model.distill_losses` must be a dict'),
+    ('unknown_loss', losses_edit(loss_x=dict(type='NoSuchLoss')), KeyError,
+     r'model.distill_losses.loss_x: .*NoSuchLoss'),
+    ('not_a_distill_loss', losses_edit(loss_ce=dict(
+        type='CrossEntropyLoss')), TypeError,
+     r'loss_ce: CrossEntropyLoss is not a distillation loss'),
+    ('warmup_not_dict', model_edit(loss_warmup_epochs=5), TypeError,
+     r'`model.loss_warmup_epochs` must be a dict'),
+    ('bool_weight', loss_edit(loss_weight=True), ValueError, 'loss_weight'),
+    ('bool_temperature', loss_edit(mid_temperature=True), ValueError,
+     'mid_temperature'),
+    ('heda_epochs_int', heda_edit(epochs=3), ValueError,
+     r'`epochs` must be a list'),
+    ('heda_epochs_negative', heda_edit(epochs=[-1, 0]), ValueError,
+     r'`epochs` must hold 0-based epoch numbers'),
+    ('heda_epochs_outside_the_run', heda_edit(epochs=[5, 6]), ValueError,
+     r'`epochs` \[5, 6\] holds no epoch of this run \(0 .. 0'),
+    ('heda_twice', lambda c, f: c.custom_hooks.append(
+        dict(type='HighEnergyAugmentHook')), ValueError, 'more than once'),
+    ('heda_seed', heda_edit(seed='abc'), ValueError, r'`seed` must be an int'),
+    ('teacher_config_missing', model_edit(
+        teacher='mmpretrain::resnet/no_such_config.py'), FileNotFoundError,
+     r'`model.teacher` refers to the config'),
+    ('student_unknown_type', student_edit(**{'backbone.type': 'NoSuchNet'}),
+     KeyError, r'`model.student`: .*NoSuchNet'),
+    ('student_without_head', student_edit(head=None), TypeError,
+     r'`model.student` must be an MMPretrain classifier .* without `head`'),
+    ('iteration_based_warmup', iteration_based, ValueError,
+     r'`model.loss_warmup_epochs` count epochs, but `train_cfg` is '
+     'iteration-based'),
+    ('energy_temperature_tiny', loss_edit(energy_temperature=1e-300),
+     ValueError, r'energies at energy_temperature=1e-300 .*not finite'),
+    ('student_input_channels', student_edit(**{'backbone.in_channels': 1}),
+     RuntimeError, r'Training iteration 0 .*`model.student` failed on '
+     r'inputs of shape \(4, 3, 16, 16\)'),
+    ('loss_overflows', loss_edit(loss_weight=1e308), ValueError,
+     r'Training iteration 0 .*the training loss is non-finite '
+     r'\(loss=inf.*loss_energykd=inf'),
+    ('student_pretrained_missing', student_edit(init_cfg=dict(
+        type='Pretrained', checkpoint='/nonexistent/s.pth')),
+     FileNotFoundError, r'`model.student.init_cfg`.*does not exist'),
+    ('student_pretrained_other_width', lambda c, f: c.model.student.update(
+        init_cfg=dict(type='Pretrained', checkpoint=f['teacher'])), ValueError,
+     r'whose backbone does not fit `model.student`.*shape mismatches'),
+    ('load_from_missing', lambda c, f: c.update(load_from='/nonexistent/x.pth'),
+     FileNotFoundError, r'`load_from` .*no such checkpoint file'),
+]
+
+
+@pytest.mark.parametrize('name,edit,error,match', BUILD_CASES,
+                         ids=[c[0] for c in BUILD_CASES])
+def test_broken_configs(env, name, edit, error, match):
+    expect_error(env, name, edit, error, match)
+
+
+def test_export_student_refuses_what_does_not_fit(env, tmp_path):
+    from mmengine.config import Config
+    from mmenergykd.apis import export_student
+    root, files = env
+    other = Config.fromfile(files['base_cfg'])
+    other.model.student.backbone.depth = 34
+    other_cfg = write_cfg(other, str(tmp_path / 'other.py'))
+    out = str(tmp_path / 'student.pth')
+    with pytest.raises(ValueError, match=r'(?s)does not match `model.student`'
+                       r' of CONFIG.*missing keys'):
+        export_student(other_cfg, files['distiller_ckpt'], out)
+    with pytest.raises(FileNotFoundError, match='CHECKPOINT'):
+        export_student(files['base_cfg'], str(tmp_path / 'none.pth'), out)
+    with pytest.raises(FileNotFoundError, match='CONFIG'):
+        export_student(str(tmp_path / 'none.py'), files['distiller_ckpt'],
+                       out)
+    with pytest.raises(IsADirectoryError, match='OUT'):
+        export_student(files['base_cfg'], files['distiller_ckpt'],
+                       str(tmp_path))
+    assert os.listdir(tmp_path) == ['other.py']  # nothing written
+    export_student(files['base_cfg'], files['distiller_ckpt'], out)
+    assert osp.isfile(out)
 
 
 # --- data ----------------------------------------------------------------------
@@ -389,8 +496,9 @@ def test_resume_with_same_config_works(env):
 
 # --- non-finite teacher logits -------------------------------------------------
 def test_non_finite_teacher_logits_in_calibration(env):
-    message = expect_error(env, 'nan_calibration',
-                           model_edit(teacher_ckpt='{nan_teacher}'),
+    def zero_std(cfg, files):  # (x - mean) / 0: non-finite inputs
+        cfg.data_preprocessor.std = [0.0] * 3
+    message = expect_error(env, 'nan_calibration', zero_std,
                            ValueError, r'Energy calibration, training batch '
                            r'0 \(dataset indices \[\d+, \d+, \d+, \d+\]\).*'
                            'non-finite', setup=copy_base_run(env))

@@ -1,9 +1,10 @@
 # Copyright (c) mmenergykd contributors. All rights reserved.
-from typing import Optional, Sequence
+from typing import Iterable, Optional, Sequence, Set
 
 import numpy as np
 from mmengine.dist import get_rank
 from mmengine.hooks import Hook
+from mmengine.runner import IterBasedTrainLoop
 
 from mmenergykd.engine.calibration import unwrap_distiller
 from mmenergykd.models.augments import HighEnergyAugment
@@ -13,6 +14,26 @@ from .energy_calibration_hook import ensure_calibrated
 __all__ = ['HighEnergyAugmentHook']
 
 CKPT_KEY = 'high_energy_augment'
+
+
+def _check_epochs(epochs) -> Optional[Set[int]]:
+    """``epochs`` as a set of 0-based epochs (None: every epoch)."""
+    if epochs is None:
+        return None
+    if isinstance(epochs, (str, bytes)) or not isinstance(epochs, Iterable):
+        raise ValueError(
+            'custom_hooks, HighEnergyAugmentHook: `epochs` must be a list / '
+            f'range of 0-based epochs, or None for all, got {epochs!r}; e.g. '
+            '`epochs=range(0, 100)` or `epochs=[0, 1, 2]`.')
+    epochs = list(epochs)
+    bad = [e for e in epochs
+           if not isinstance(e, int) or isinstance(e, bool) or e < 0]
+    if bad or not epochs:
+        raise ValueError(
+            'custom_hooks, HighEnergyAugmentHook: `epochs` must hold '
+            f'0-based epoch numbers (ints >= 0), got {epochs!r}. Use None '
+            'for every epoch.')
+    return set(epochs)
 
 
 @HOOKS.register_module()
@@ -74,7 +95,12 @@ class HighEnergyAugmentHook(Hook):
             raise ValueError(
                 f'custom_hooks, HighEnergyAugmentHook: {err} Fix it in the '
                 "HighEnergyAugmentHook entry of `custom_hooks`.") from err
-        self.epochs = None if epochs is None else {int(e) for e in epochs}
+        self.epochs = _check_epochs(epochs)
+        if seed is not None and not (isinstance(seed, int)
+                                     and not isinstance(seed, bool)):
+            raise ValueError(
+                'custom_hooks, HighEnergyAugmentHook: `seed` must be an int '
+                f'or None (the runner\'s seed), got {seed!r}.')
         self.seed = seed
         self.calibration_state: dict = {}
         self.module: Optional[HighEnergyAugment] = None
@@ -91,6 +117,12 @@ class HighEnergyAugmentHook(Hook):
                 'or EnergyDKDLoss in `model.distill_losses`; set '
                 "`kd_term='kd'` in the HighEnergyAugmentHook of "
                 '`custom_hooks` for KD / DKD runs.')
+        if model.high_energy_augment is not None and \
+                model.high_energy_augment is not self.module:
+            raise ValueError(
+                'HighEnergyAugmentHook appears more than once in '
+                '`custom_hooks` (each would replace the other\'s settings). '
+                'Keep one entry.')
         module = HighEnergyAugment(
             **self.settings, seed=self._seed(runner) + get_rank())
         device = next(model.parameters()).device
@@ -98,6 +130,20 @@ class HighEnergyAugmentHook(Hook):
         self.module = module
 
     def before_train(self, runner) -> None:
+        if self.epochs is not None:
+            if isinstance(runner.train_loop, IterBasedTrainLoop):
+                raise ValueError(
+                    'HighEnergyAugmentHook `epochs` counts epochs, but the '
+                    'train loop is iteration-based (IterBasedTrainLoop), '
+                    'where the epoch stays 0. Train by epoch or leave '
+                    '`epochs=None` (HE-DA in every step).')
+            if not any(e < runner.max_epochs for e in self.epochs):
+                raise ValueError(
+                    f'HighEnergyAugmentHook `epochs` {sorted(self.epochs)} '
+                    f'holds no epoch of this run (0 .. '
+                    f'{runner.max_epochs - 1}, 0-based), so HE-DA would '
+                    'never be active. Fix `epochs` in its `custom_hooks` '
+                    'entry.')
         ensure_calibrated(runner, self.calibration_state)
 
     def before_train_iter(self, runner, batch_idx: int,

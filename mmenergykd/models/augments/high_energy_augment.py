@@ -14,6 +14,7 @@ from mmenergykd.models.losses.energy import (batch_thresholds,
                                              energy_score,
                                              fill_calibration_record,
                                              init_calibration_record,
+                                             is_number,
                                              record_calibration_settings)
 from mmenergykd.models.losses.functional import per_sample_kd
 
@@ -91,7 +92,7 @@ class HighEnergyAugment(nn.Module):
                 f"`kd_term` must be 'kd' or 'energy', got {kd_term!r}.")
         check_positive('temperature', temperature)
         check_positive('energy_temperature', energy_temperature)
-        if not isinstance(loss_weight, (int, float)) \
+        if not is_number(loss_weight) \
                 or not 0 <= loss_weight < float('inf'):
             raise ValueError(f'`loss_weight` must be a finite number >= 0, '
                              f'got {loss_weight!r}.')

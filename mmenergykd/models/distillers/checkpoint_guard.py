@@ -19,6 +19,7 @@
 """
 import hashlib
 import json
+import os.path as osp
 import warnings
 from typing import Dict, List, Optional
 
@@ -149,6 +150,13 @@ class CheckpointGuardMixin:
             source = cfg.get('checkpoint')
             if not isinstance(source, str):
                 continue
+            if '://' not in source and not osp.isfile(
+                    osp.expanduser(source)):
+                raise FileNotFoundError(
+                    f"`model.student.init_cfg` (type='Pretrained') names "
+                    f'checkpoint={source!r}, which does not exist. Fix the '
+                    'path, or remove the init_cfg to start from random '
+                    'weights.')
             from mmengine.runner import CheckpointLoader
             loaded = CheckpointLoader.load_checkpoint(source,
                                                       map_location='cpu')
@@ -166,7 +174,25 @@ class CheckpointGuardMixin:
                 and isinstance(state[k], Tensor)
                 and tuple(state[k].shape) == tuple(expected[k].shape)
             ]
-            if fitting:
+            # Backbone weights of another shape mean another architecture
+            # (MMEngine would only warn and keep them random); a head of
+            # another shape is the usual fine-tuning case and is allowed.
+            wrong = [
+                f'{k}: checkpoint {tuple(state[k].shape)} vs model '
+                f'{tuple(expected[k].shape)}' for k in expected
+                if k.startswith('backbone.') and k in state
+                and isinstance(state[k], Tensor)
+                and tuple(state[k].shape) != tuple(expected[k].shape)
+            ]
+            if wrong:
+                raise ValueError(
+                    f'`model.student.init_cfg` loads {source!r}, whose '
+                    'backbone does not fit `model.student` (another '
+                    f'architecture or width); {len(wrong)} shape mismatches:'
+                    '\n  ' + '\n  '.join(wrong[:20]) + '\nUse a checkpoint '
+                    'of the student architecture, or change '
+                    '`model.student` to the checkpoint\'s architecture.')
+            if any(not k.endswith('num_batches_tracked') for k in fitting):
                 continue
             hint = ''
             if any(k.startswith('student.') for k in state):

@@ -1,14 +1,14 @@
 # Copyright (c) mmenergykd contributors. All rights reserved.
 import warnings
-from typing import Any, Callable, Dict, List, Optional, Union
+from typing import Any, Callable, Dict, List, Mapping, Optional, Union
 
 import torch
 from mmengine.logging import MessageHub
 from mmengine.model import BaseModel
 from torch import Tensor, nn
 
-from mmenergykd.models.losses import DKDLoss, EnergyDKDLoss
-from mmenergykd.models.losses.energy import HIGH, LOW, MID, group_shares
+from mmenergykd.models.losses.energy import (HIGH, LOW, MID, group_shares,
+                                             is_number)
 from mmenergykd.models.utils import (build_classifier, load_teacher_checkpoint,
                                      resolve_model_cfg)
 from mmenergykd.registry import MODELS
@@ -16,7 +16,9 @@ from .checkpoint_guard import CheckpointGuardMixin
 
 __all__ = ['EnergyKDDistiller']
 
-_LABEL_LOSSES = (DKDLoss, EnergyDKDLoss)
+# What a distill loss's ``forward`` takes (its ``distill_inputs``).
+_DISTILL_INPUTS = (('student_logits', 'teacher_logits'),
+                   ('student_logits', 'teacher_logits', 'gt_labels'))
 
 
 def _batch_name(data_samples: Optional[List]) -> str:
@@ -70,7 +72,10 @@ class EnergyKDDistiller(CheckpointGuardMixin, BaseModel):
             ``weights_only=True`` at build time. ``None`` keeps a randomly
             initialised teacher (for tests and speed benchmarks only; warns).
         distill_losses (dict): Name -> loss config. Names must contain
-            ``'loss'`` (e.g. ``loss_kd``) so MMEngine sums them.
+            ``'loss'`` (e.g. ``loss_kd``) so MMEngine sums them. Each loss
+            class declares ``distill_inputs``, what its ``forward`` takes:
+            ``('student_logits', 'teacher_logits')`` or with
+            ``'gt_labels'`` last.
         student_loss_weight (float): Weight of the student's own head loss.
             Defaults to 1.0.
         loss_warmup_epochs (dict, optional): Name -> number of epochs of a
@@ -81,6 +86,11 @@ class EnergyKDDistiller(CheckpointGuardMixin, BaseModel):
             config's top-level ``data_preprocessor`` here.
         check_finite_teacher (bool): Raise a ValueError when the teacher's
             logits are non-finite. Defaults to True.
+        check_finite_loss (bool): Raise a ValueError, before the optimizer
+            step, when the total training loss is non-finite (so no NaN
+            reaches the weights or a checkpoint). One host-device
+            synchronisation per step, like MMEngine's own logging of the
+            losses. Defaults to True.
         channels_last (bool): Keep teacher, student and inputs in the
             ``channels_last`` memory format (faster convolutions with AMP on
             recent GPUs). Defaults to False.
@@ -112,6 +122,7 @@ class EnergyKDDistiller(CheckpointGuardMixin, BaseModel):
                  loss_warmup_epochs: Optional[Dict[str, int]] = None,
                  data_preprocessor: Optional[dict] = None,
                  check_finite_teacher: bool = True,
+                 check_finite_loss: bool = True,
                  channels_last: bool = False,
                  teacher_inference_mode: bool = False,
                  compile_teacher: Union[bool, dict] = False,
@@ -123,7 +134,7 @@ class EnergyKDDistiller(CheckpointGuardMixin, BaseModel):
         data_preprocessor.setdefault('type', 'mmpretrain.ClsDataPreprocessor')
         super().__init__(
             data_preprocessor=data_preprocessor, init_cfg=init_cfg)
-        if not isinstance(student_loss_weight, (int, float)) \
+        if not is_number(student_loss_weight) \
                 or not 0 <= student_loss_weight < float('inf'):
             raise ValueError(
                 '`model.student_loss_weight` must be a finite number >= 0, '
@@ -150,6 +161,7 @@ class EnergyKDDistiller(CheckpointGuardMixin, BaseModel):
         self._record_identity()
         self.student_loss_weight = float(student_loss_weight)
         self.check_finite_teacher = check_finite_teacher
+        self.check_finite_loss = check_finite_loss
         self.channels_last = channels_last
         self.teacher_inference_mode = teacher_inference_mode
         if channels_last:
@@ -163,6 +175,12 @@ class EnergyKDDistiller(CheckpointGuardMixin, BaseModel):
                 self._plain_teacher_forward, **options)
 
         self.set_distill_losses(distill_losses or {})
+        if loss_warmup_epochs is not None and not isinstance(
+                loss_warmup_epochs, Mapping):
+            raise TypeError(
+                '`model.loss_warmup_epochs` must be a dict of distill loss '
+                'name -> number of epochs, e.g. dict(loss_dkd=20), got '
+                f'{loss_warmup_epochs!r}.')
         self.loss_warmup_epochs = dict(loss_warmup_epochs or {})
         for name, epochs in self.loss_warmup_epochs.items():
             if name not in self.distill_losses:
@@ -170,7 +188,8 @@ class EnergyKDDistiller(CheckpointGuardMixin, BaseModel):
                     f'`model.loss_warmup_epochs` names {name!r}, which is '
                     'not in `model.distill_losses` '
                     f'({list(self.distill_losses)}). Use one of those names.')
-            if not isinstance(epochs, int) or epochs < 0:
+            if not isinstance(epochs, int) or isinstance(epochs, bool) \
+                    or epochs < 0:
                 raise ValueError(f'`model.loss_warmup_epochs[{name!r}]` must '
                                  f'be an int >= 0, got {epochs!r}.')
         self.high_energy_augment: Optional[nn.Module] = None
@@ -188,6 +207,15 @@ class EnergyKDDistiller(CheckpointGuardMixin, BaseModel):
             distill_losses (dict): Name -> loss config or module. Names must
                 contain ``'loss'`` so that MMEngine adds them to the total.
         """
+        if not isinstance(distill_losses, Mapping):
+            raise TypeError(
+                '`model.distill_losses` must be a dict of name -> loss '
+                "config, e.g. dict(loss_kd=dict(type='KDLoss')), got "
+                f'{type(distill_losses).__name__}.')
+        if not distill_losses:
+            warnings.warn('`model.distill_losses` is empty: the student '
+                          'trains on its own head loss only (no '
+                          'distillation).')
         losses = nn.ModuleDict()
         for name, cfg in distill_losses.items():
             if 'loss' not in name:
@@ -201,6 +229,24 @@ class EnergyKDDistiller(CheckpointGuardMixin, BaseModel):
             except (ValueError, TypeError) as err:
                 raise type(err)(f'model.distill_losses.{name}: {err}') \
                     from err
+            except KeyError as err:  # unknown type / no type
+                reason = err.args[0] if err.args else err
+                raise KeyError(
+                    f'model.distill_losses.{name}: {reason} '
+                    'Use one of KDLoss, DKDLoss, EnergyKDLoss, '
+                    'EnergyDKDLoss (with `import mmenergykd` in '
+                    '`custom_imports`).') from err
+            inputs = getattr(module, 'distill_inputs', None)
+            if inputs not in _DISTILL_INPUTS:
+                raise TypeError(
+                    f'model.distill_losses.{name}: {type(module).__name__} '
+                    'is not a distillation loss (it has no `distill_inputs` '
+                    'saying what it takes). Use KDLoss, DKDLoss, '
+                    'EnergyKDLoss or EnergyDKDLoss; a loss of your own needs '
+                    "`distill_inputs = ('student_logits', 'teacher_logits')`"
+                    " (or with 'gt_labels' last) and that forward signature. "
+                    "The student's own label loss is `model.student.head.loss`"
+                    ' weighted by `model.student_loss_weight`.')
             if hasattr(module, 'check_finite'):
                 module.check_finite = False
             losses[name] = module
@@ -285,7 +331,26 @@ class EnergyKDDistiller(CheckpointGuardMixin, BaseModel):
         Returns:
             Tensor: Logits of shape (B, num_classes), detached.
         """
-        inputs = self._format(inputs)
+        try:
+            logits = self._run_teacher(self._format(inputs))
+        except RuntimeError as err:
+            if isinstance(err, torch.cuda.OutOfMemoryError):
+                raise
+            raise RuntimeError(
+                f'`model.teacher` failed on inputs of shape '
+                f'{tuple(inputs.shape)}: {err}\nCheck that `model.teacher` '
+                '(backbone `in_channels`, input size) fits the data, the '
+                'pipeline and `data_preprocessor`.') from err
+        if self.check_finite_teacher and not torch.isfinite(logits).all():
+            raise ValueError(
+                'The teacher produced non-finite logits (NaN / Inf) for this '
+                'batch. Check `teacher_ckpt` and the input normalisation '
+                '(`data_preprocessor`); under fp16 AMP try bf16. No '
+                'checkpoint was written for this step.')
+        return logits.detach()
+
+    def _run_teacher(self, inputs: Tensor) -> Tensor:
+        """The teacher's forward without gradient (or in inference mode)."""
         if self.teacher_inference_mode:
             with torch.inference_mode():
                 logits = self.__dict__['_teacher_forward'](inputs)
@@ -294,13 +359,7 @@ class EnergyKDDistiller(CheckpointGuardMixin, BaseModel):
         else:
             with torch.no_grad():
                 logits = self.__dict__['_teacher_forward'](inputs)
-        if self.check_finite_teacher and not torch.isfinite(logits).all():
-            raise ValueError(
-                'The teacher produced non-finite logits (NaN / Inf) for this '
-                'batch. Check `teacher_ckpt` and the input normalisation '
-                '(`data_preprocessor`); under fp16 AMP try bf16. No '
-                'checkpoint was written for this step.')
-        return logits.detach()
+        return logits
 
     def student_logits(self, inputs: Tensor) -> Tensor:
         """Student logits (with gradient)."""
@@ -375,7 +434,18 @@ class EnergyKDDistiller(CheckpointGuardMixin, BaseModel):
             teacher_logits = self.teacher_logits(inputs)
         except ValueError as err:
             raise ValueError(f'{_batch_name(data_samples)}: {err}') from err
-        student_logits = self.student_logits(inputs)
+        try:
+            student_logits = self.student_logits(inputs)
+        except RuntimeError as err:
+            if isinstance(err, torch.cuda.OutOfMemoryError):
+                raise
+            raise RuntimeError(
+                f'{_batch_name(data_samples)}: `model.student` failed on '
+                f'inputs of shape {tuple(inputs.shape)}: {err}\nCheck that '
+                '`model.student` fits the data and itself (backbone '
+                '`in_channels`, neck, `head.in_channels`) and the '
+                'pipeline / `data_preprocessor`. No weights were updated.'
+            ) from err
         losses: Dict[str, Any] = {}
 
         head_losses = self.student.head._get_loss(student_logits,
@@ -386,7 +456,7 @@ class EnergyKDDistiller(CheckpointGuardMixin, BaseModel):
 
         gt_labels = None
         for name, loss_module in self.distill_losses.items():
-            if isinstance(loss_module, _LABEL_LOSSES):
+            if 'gt_labels' in loss_module.distill_inputs:
                 if gt_labels is None:
                     gt_labels = torch.cat(
                         [s.gt_label for s in data_samples]).to(
@@ -410,6 +480,26 @@ class EnergyKDDistiller(CheckpointGuardMixin, BaseModel):
                                                     teacher_logits,
                                                     energy_loss))
         return losses
+
+    def parse_losses(self, losses: Dict[str, Tensor]):
+        """MMEngine's sum of the losses, refused when non-finite.
+
+        Called by ``train_step`` (and by MMEngine's DDP wrapper) between the
+        forward pass and the optimizer step, so a non-finite loss stops the
+        run before it reaches the weights or a checkpoint.
+        """
+        loss, log_vars = super().parse_losses(losses)
+        if self.check_finite_loss and self.training and \
+                not bool(torch.isfinite(loss)):
+            parts = ', '.join(f'{k}={float(v):.4g}'
+                              for k, v in log_vars.items() if 'loss' in k)
+            raise ValueError(
+                f'{_batch_name(None)}: the training loss is non-finite '
+                f'({parts}). No weights were updated and nothing was saved '
+                'for this step. Check the loss settings (temperatures, '
+                '`loss_weight`s, `model.student_loss_weight`), the learning '
+                'rate, and under fp16 AMP try bf16.')
+        return loss, log_vars
 
     # ------------------------------------------------------------------
     def extra_repr(self) -> str:

@@ -2,7 +2,7 @@
 from torch import Tensor, nn
 
 from mmenergykd.registry import MODELS
-from .energy import check_logits, check_positive
+from .energy import check_logits, check_positive, is_number
 from .functional import per_sample_dkd
 from .kd_loss import check_loss_weight
 
@@ -33,6 +33,9 @@ class DKDLoss(nn.Module):
         temperature (float): Distillation temperature. Defaults to 4.0.
         loss_weight (float): Weight of the loss. Defaults to 1.0.
     """
+
+    #: What ``EnergyKDDistiller`` passes to ``forward``.
+    distill_inputs = ('student_logits', 'teacher_logits', 'gt_labels')
 
     def __init__(self,
                  alpha: float = 1.0,
@@ -73,7 +76,7 @@ class DKDLoss(nn.Module):
 def check_dkd_weights(alpha: float, beta: float) -> None:
     """``alpha`` and ``beta`` must be finite numbers >= 0."""
     for name, value in (('alpha', alpha), ('beta', beta)):
-        if not isinstance(value, (int, float)) or value < 0 \
+        if not is_number(value) or value < 0 \
                 or value != value or value == float('inf'):
             raise ValueError(f'`{name}` must be a finite number >= 0, got '
                              f'{value!r}. Fix `{name}` in the config.')

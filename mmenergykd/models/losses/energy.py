@@ -9,6 +9,7 @@ from torch import Tensor, nn
 
 __all__ = [
     'energy_score', 'sorted_index_thresholds', 'batch_thresholds',
+    'is_number',
     'assign_energy_groups', 'check_ratio', 'check_positive', 'check_logits',
     'EnergyTemperatureMixin', 'init_calibration_record',
     'record_calibration_settings', 'fill_calibration_record',
@@ -38,10 +39,14 @@ def energy_score(logits: Tensor, temperature: float = 4.0) -> Tensor:
     return -temperature * torch.logsumexp(logits / temperature, dim=1)
 
 
+def is_number(value) -> bool:
+    """An int or float, not a bool (``True`` is an int in Python)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 def check_positive(name: str, value: float) -> None:
     """Raise a ValueError unless ``value`` is a finite number > 0."""
-    if not isinstance(value, (int, float)) or not math.isfinite(value) \
-            or value <= 0:
+    if not is_number(value) or not math.isfinite(value) or value <= 0:
         raise ValueError(
             f'`{name}` must be a finite number > 0, got {value!r}. '
             f'Set `{name}` to a positive value in the config.')
@@ -49,7 +54,7 @@ def check_positive(name: str, value: float) -> None:
 
 def check_ratio(name: str, value: float) -> None:
     """Raise a ValueError unless ``value`` lies in [0, 1]."""
-    if not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
+    if not is_number(value) or not 0.0 <= value <= 1.0:
         raise ValueError(
             f'`{name}` must be a share of the data in [0, 1], got '
             f'{value!r}. Set `{name}` between 0 and 1 in the config.')

@@ -32,6 +32,9 @@ class EnergyDKDLoss(EnergyTemperatureMixin, nn.Module):
         loss_weight (float): Defaults to 1.0.
     """
 
+    #: What ``EnergyKDDistiller`` passes to ``forward``.
+    distill_inputs = ('student_logits', 'teacher_logits', 'gt_labels')
+
     def __init__(self,
                  alpha: float = 1.0,
                  beta: float = 8.0,

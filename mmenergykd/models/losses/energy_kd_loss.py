@@ -43,6 +43,9 @@ class EnergyKDLoss(EnergyTemperatureMixin, nn.Module):
         >>> loss(torch.randn(8, 100), torch.randn(8, 100))
     """
 
+    #: What ``EnergyKDDistiller`` passes to ``forward``.
+    distill_inputs = ('student_logits', 'teacher_logits')
+
     def __init__(self,
                  low_energy_temperature: float = 6.0,
                  mid_temperature: float = 4.0,

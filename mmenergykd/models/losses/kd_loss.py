@@ -2,7 +2,7 @@
 from torch import Tensor, nn
 
 from mmenergykd.registry import MODELS
-from .energy import check_logits, check_positive
+from .energy import check_logits, check_positive, is_number
 from .functional import per_sample_kd
 
 __all__ = ['KDLoss']
@@ -22,6 +22,9 @@ class KDLoss(nn.Module):
         >>> loss = KDLoss(temperature=4.0, loss_weight=0.9)
         >>> loss(torch.randn(8, 10), torch.randn(8, 10))
     """
+
+    #: What ``EnergyKDDistiller`` passes to ``forward``.
+    distill_inputs = ('student_logits', 'teacher_logits')
 
     def __init__(self, temperature: float = 4.0, loss_weight: float = 1.0):
         super().__init__()
@@ -51,7 +54,7 @@ class KDLoss(nn.Module):
 
 def check_loss_weight(loss_weight: float) -> None:
     """Raise a ValueError unless ``loss_weight`` is a finite number >= 0."""
-    if not isinstance(loss_weight, (int, float)) or loss_weight < 0 \
+    if not is_number(loss_weight) or loss_weight < 0 \
             or loss_weight != loss_weight or loss_weight == float('inf'):
         raise ValueError(f'`loss_weight` must be a finite number >= 0, got '
                          f'{loss_weight!r}. Fix `loss_weight` in the config.')

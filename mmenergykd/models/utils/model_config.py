@@ -30,7 +30,14 @@ def resolve_model_cfg(cfg: Union[str, dict], role: str) -> ConfigDict:
     if not isinstance(cfg, str):
         raise TypeError(f'`{role}` must be a model dict or a config path / '
                         f'reference, got {type(cfg).__name__}.')
-    loaded = get_config(cfg) if '::' in cfg else Config.fromfile(cfg)
+    try:
+        loaded = get_config(cfg) if '::' in cfg else Config.fromfile(cfg)
+    except (FileNotFoundError, OSError) as err:
+        raise FileNotFoundError(
+            f'`model.{role}` refers to the config {cfg!r}, which cannot be '
+            f'found ({err}). Use an existing config file or a package '
+            "reference such as 'mmpretrain::resnet/resnet18_8xb32_in1k.py' "
+            '(the path inside MMPretrain\'s configs/).') from err
     if 'model' not in loaded:
         raise ValueError(f'`{role}` config {cfg!r} has no `model` field.')
     return ConfigDict(copy.deepcopy(loaded.model.to_dict()))
@@ -47,12 +54,18 @@ def build_classifier(cfg: Union[str, dict], role: str) -> nn.Module:
         nn.Module: The built model, e.g. an ``ImageClassifier``.
     """
     model_cfg = resolve_model_cfg(cfg, role)
-    with DefaultScope.overwrite_default_scope('mmpretrain'):
-        model = MODELS.build(model_cfg)
+    try:
+        with DefaultScope.overwrite_default_scope('mmpretrain'):
+            model = MODELS.build(model_cfg)
+    except KeyError as err:  # an unknown `type` somewhere in the config
+        reason = err.args[0] if err.args else err
+        raise KeyError(f'`model.{role}`: {reason} Check the `type` names in '
+                       f'`model.{role}` (MMPretrain or mmenergykd '
+                       'components).') from err
     for attr in ('extract_feat', 'head'):
-        if not hasattr(model, attr):
+        if getattr(model, attr, None) is None:
             raise TypeError(
-                f'`{role}` must be an MMPretrain classifier with '
-                f'`extract_feat` and `head` (e.g. ImageClassifier), got '
-                f'{type(model).__name__}.')
+                f'`model.{role}` must be an MMPretrain classifier with '
+                f'`extract_feat` and a `head` (e.g. ImageClassifier with '
+                f'a ClsHead), got {type(model).__name__} without `{attr}`.')
     return model

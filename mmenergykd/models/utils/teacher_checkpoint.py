@@ -7,7 +7,9 @@ from typing import Dict, List
 import torch
 from torch import nn
 
-from mmenergykd.utils.checkpoint import (load_local_checkpoint,
+from mmenergykd.utils.checkpoint import (CheckpointSafetyError,
+                                         CorruptCheckpointError,
+                                         load_local_checkpoint,
                                          load_url_checkpoint)
 
 __all__ = ['load_teacher_checkpoint', 'extract_state_dict',
@@ -91,19 +93,21 @@ def load_teacher_checkpoint(teacher: nn.Module, teacher_ckpt: str) -> None:
             unexpected key and shape mismatch is listed), or it is a full
             distiller training checkpoint.
     """
-    if teacher_ckpt.startswith(('http://', 'https://')):
-        checkpoint = load_url_checkpoint(teacher_ckpt, map_location='cpu')
-    else:
-        path = osp.expanduser(teacher_ckpt)
-        if osp.isdir(path):
-            raise FileNotFoundError(
-                f'`teacher_ckpt` {teacher_ckpt!r} is a directory, not a '
-                'checkpoint file. Set `model.teacher_ckpt` to the .pth file.')
-        if not osp.isfile(path):
-            raise FileNotFoundError(
-                f'`teacher_ckpt` {teacher_ckpt!r} does not exist. Set '
-                '`model.teacher_ckpt` to an existing file or a URL.')
-        checkpoint = load_local_checkpoint(path, map_location='cpu')
+    if not isinstance(teacher_ckpt, str) or not teacher_ckpt:
+        raise TypeError(
+            f'`model.teacher_ckpt` must be a file path or an http(s) URL '
+            f'(a non-empty string), got {teacher_ckpt!r}.')
+    try:
+        checkpoint = _load(teacher_ckpt)
+    except (FileNotFoundError, ConnectionError, CheckpointSafetyError,
+            CorruptCheckpointError):
+        raise
+    except Exception as err:  # e.g. a safetensors or foreign file
+        raise ValueError(
+            f'`model.teacher_ckpt` {teacher_ckpt!r} could not be read as a '
+            f'PyTorch checkpoint ({type(err).__name__}: {err}). Pass a .pth '
+            "file in the OpenMMLab layout ({'state_dict': ...}) or a bare "
+            'state dict saved with torch.save.') from err
     state_dict = extract_state_dict(checkpoint, teacher_ckpt)
     if any(k.startswith('student.') for k in state_dict):
         raise ValueError(
@@ -119,4 +123,32 @@ def load_teacher_checkpoint(teacher: nn.Module, teacher_ckpt: str) -> None:
             f'({type(teacher).__name__}); check that `model.teacher` is the '
             'architecture the checkpoint was trained with (and its '
             '`num_classes`):\n  ' + '\n  '.join(problems))
+    non_finite = [
+        k for k, v in state_dict.items() if isinstance(v, torch.Tensor)
+        and v.is_floating_point() and not bool(torch.isfinite(v).all())
+    ]
+    if non_finite:
+        raise ValueError(
+            f'`teacher_ckpt` {teacher_ckpt!r} holds non-finite (NaN / Inf) '
+            f'weights in {len(non_finite)} tensors: {_listing(non_finite)}. '
+            'The teacher would give non-finite logits; use an intact '
+            'checkpoint of the teacher (a run that diverged saves such '
+            'weights).')
     teacher.load_state_dict(state_dict, strict=True)
+
+
+def _load(teacher_ckpt: str) -> object:
+    if teacher_ckpt.startswith(('http://', 'https://')):
+        return load_url_checkpoint(teacher_ckpt, map_location='cpu')
+    if teacher_ckpt.startswith('file://'):
+        teacher_ckpt = teacher_ckpt[len('file://'):]
+    path = osp.expanduser(teacher_ckpt)
+    if osp.isdir(path):
+        raise FileNotFoundError(
+            f'`teacher_ckpt` {teacher_ckpt!r} is a directory, not a '
+            'checkpoint file. Set `model.teacher_ckpt` to the .pth file.')
+    if not osp.isfile(path):
+        raise FileNotFoundError(
+            f'`teacher_ckpt` {teacher_ckpt!r} does not exist. Set '
+            '`model.teacher_ckpt` to an existing file or a URL.')
+    return load_local_checkpoint(path, map_location='cpu')

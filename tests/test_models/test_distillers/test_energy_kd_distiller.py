@@ -154,7 +154,13 @@ def test_non_finite_teacher_logits_raise(tmp_path):
     state['head.fc.bias'] = state['head.fc.bias'].clone().fill_(float('nan'))
     path = str(tmp_path / 'nan.pth')
     torch.save(dict(state_dict=state), path)
-    model = build_model(tiny_distiller_cfg(path))
+    # refused when loading the checkpoint
+    with pytest.raises(ValueError, match=r'non-finite \(NaN / Inf\) weights'
+                       r' in 1 tensors: head.fc.bias'):
+        build_model(tiny_distiller_cfg(path))
+    # and, from weights that go bad later, in the training step
+    model = build_model(tiny_distiller_cfg(None))
+    model.teacher.head.fc.bias.data.fill_(float('nan'))
     data = model.data_preprocessor(random_batch(), True)
     with pytest.raises(ValueError, match='non-finite'):
         model(**data, mode='loss')
@@ -181,3 +187,36 @@ def test_group_shares_follow_thresholds(teacher_ckpt):
     losses = model(**data, mode='loss')
     assert losses['energy_low'].item() == pytest.approx(2 / 8)
     assert losses['energy_high'].item() == pytest.approx(2 / 8)
+
+
+class _LabelMarginLoss(torch.nn.Module):
+    """A user-defined distill loss: declares what it takes."""
+    distill_inputs = ('student_logits', 'teacher_logits', 'gt_labels')
+
+    def forward(self, student_logits, teacher_logits, gt_labels):
+        self.seen = (student_logits.detach(), teacher_logits, gt_labels)
+        picked = student_logits.gather(1, gt_labels[:, None])
+        return (teacher_logits.max(1).values - picked.squeeze(1)).mean()
+
+
+def test_user_defined_distill_loss_gets_its_inputs(teacher_ckpt):
+    model = build_model(tiny_distiller_cfg(teacher_ckpt))
+    custom = _LabelMarginLoss()
+    model.set_distill_losses(dict(loss_margin=custom))
+    model.train()
+    batch = random_batch()
+    data = model.data_preprocessor(batch, True)
+    losses = model(**data, mode='loss')
+    student, teacher, labels = custom.seen
+    assert torch.equal(labels, torch.cat(
+        [s.gt_label for s in data['data_samples']]))
+    torch.testing.assert_close(teacher, model.teacher_logits(data['inputs']))
+    expected = (teacher.max(1).values -
+                student.gather(1, labels[:, None]).squeeze(1)).mean()
+    torch.testing.assert_close(losses['loss_margin'], expected)
+    # a module without `distill_inputs` (e.g. a classification loss) is
+    # refused: it would be fed teacher logits as if they were labels
+    with pytest.raises(TypeError, match='loss_ce: CrossEntropyLoss is not a '
+                       'distillation loss'):
+        model.set_distill_losses(
+            dict(loss_ce=dict(type='mmpretrain.CrossEntropyLoss')))
