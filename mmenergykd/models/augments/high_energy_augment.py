@@ -11,6 +11,7 @@ from torch import Tensor, nn
 
 from mmenergykd.models.losses.energy import (batch_thresholds,
                                              check_positive, check_ratio,
+                                             check_temperature,
                                              energy_score,
                                              fill_calibration_record,
                                              init_calibration_record,
@@ -90,8 +91,8 @@ class HighEnergyAugment(nn.Module):
         if kd_term not in ('kd', 'energy'):
             raise ValueError(
                 f"`kd_term` must be 'kd' or 'energy', got {kd_term!r}.")
-        check_positive('temperature', temperature)
-        check_positive('energy_temperature', energy_temperature)
+        check_temperature('temperature', temperature)
+        check_temperature('energy_temperature', energy_temperature)
         if not is_number(loss_weight) \
                 or not 0 <= loss_weight < float('inf'):
             raise ValueError(f'`loss_weight` must be a finite number >= 0, '

@@ -2,7 +2,7 @@
 from torch import Tensor, nn
 
 from mmenergykd.registry import MODELS
-from .energy import check_logits, check_positive, is_number
+from .energy import check_logits, check_temperature, is_number
 from .functional import per_sample_dkd
 from .kd_loss import check_loss_weight
 
@@ -44,7 +44,7 @@ class DKDLoss(nn.Module):
                  loss_weight: float = 1.0):
         super().__init__()
         check_dkd_weights(alpha, beta)
-        check_positive('temperature', temperature)
+        check_temperature('temperature', temperature)
         check_loss_weight(loss_weight)
         self.alpha = float(alpha)
         self.beta = float(beta)

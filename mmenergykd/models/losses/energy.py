@@ -9,7 +9,7 @@ from torch import Tensor, nn
 
 __all__ = [
     'energy_score', 'sorted_index_thresholds', 'batch_thresholds',
-    'is_number',
+    'is_number', 'check_temperature', 'MAX_TEMPERATURE',
     'assign_energy_groups', 'check_ratio', 'check_positive', 'check_logits',
     'EnergyTemperatureMixin', 'init_calibration_record',
     'record_calibration_settings', 'fill_calibration_record',
@@ -34,7 +34,7 @@ def energy_score(logits: Tensor, temperature: float = 4.0) -> Tensor:
         >>> energy_score(torch.tensor([[0., 0.]]), temperature=1.0)
         tensor([-0.6931])
     """
-    check_positive('energy_temperature', temperature)
+    check_temperature('energy_temperature', temperature)
     logits = logits.float()
     return -temperature * torch.logsumexp(logits / temperature, dim=1)
 
@@ -50,6 +50,22 @@ def check_positive(name: str, value: float) -> None:
         raise ValueError(
             f'`{name}` must be a finite number > 0, got {value!r}. '
             f'Set `{name}` to a positive value in the config.')
+
+
+#: Largest accepted temperature: far above any useful value (KD uses 1-20)
+#: and far below where ``T ** 2`` or ``logits / T`` stop being meaningful in
+#: float32.
+MAX_TEMPERATURE = 1e4
+
+
+def check_temperature(name: str, value: float) -> None:
+    """Raise a ValueError unless ``0 < value <= MAX_TEMPERATURE``."""
+    check_positive(name, value)
+    if value > MAX_TEMPERATURE:
+        raise ValueError(
+            f'`{name}` must be at most {MAX_TEMPERATURE:g}, got {value!r} '
+            '(KD temperatures are usually 1 to 20; the energy temperature '
+            f'4). Set `{name}` to a value in (0, {MAX_TEMPERATURE:g}].')
 
 
 def check_ratio(name: str, value: float) -> None:
@@ -259,7 +275,7 @@ class EnergyTemperatureMixin:
                             ('high_energy_temperature',
                              high_energy_temperature),
                             ('energy_temperature', energy_temperature)):
-            check_positive(name, value)
+            check_temperature(name, value)
         check_ratio('low_ratio', low_ratio)
         check_ratio('high_ratio', high_ratio)
         if low_ratio + high_ratio > 1.0 + 1e-9:

@@ -2,7 +2,7 @@
 from torch import Tensor, nn
 
 from mmenergykd.registry import MODELS
-from .energy import check_logits, check_positive, is_number
+from .energy import check_logits, check_temperature, is_number
 from .functional import per_sample_kd
 
 __all__ = ['KDLoss']
@@ -28,7 +28,7 @@ class KDLoss(nn.Module):
 
     def __init__(self, temperature: float = 4.0, loss_weight: float = 1.0):
         super().__init__()
-        check_positive('temperature', temperature)
+        check_temperature('temperature', temperature)
         check_loss_weight(loss_weight)
         self.temperature = float(temperature)
         self.loss_weight = float(loss_weight)
