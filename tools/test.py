@@ -73,7 +73,8 @@ def main() -> None:
             dict(type='DumpResults', out_file_path=args.out)
         ]
     # The training-only hooks (calibration, HE-DA) are not needed to test;
-    # the others (e.g. EMAHook, which tests the averaged weights) stay.
+    # the config's other hooks (e.g. EMAHook, visualisation) stay, as in
+    # MMPretrain's tools/test.py.
     cfg.custom_hooks = [
         hook for hook in cfg.get('custom_hooks', None) or []
         if _hook_type(hook) not in TRAINING_ONLY_HOOKS

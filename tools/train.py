@@ -120,7 +120,7 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
     check_epoch_settings(cfg)
     load_from = cfg.get('load_from')
     if isinstance(load_from, str) and '://' not in load_from \
-            and not osp.isfile(load_from):
+            and not osp.isfile(osp.expanduser(load_from)):
         raise FileNotFoundError(
             f'`load_from` {load_from!r}: no such checkpoint file. Pass an '
             'existing distiller training checkpoint (to start from a plain '

@@ -236,9 +236,9 @@ def calibrate_energy(runner) -> dict:
                      if c.energy_temperature == temp]
             raise ValueError(
                 f'Energy calibration: the energies at energy_temperature='
-                f'{temp:g} (used by {users}) are not finite, although the '
-                'teacher logits are. The energy temperature is too small '
-                'for the logits (logits / T_E overflows); set '
+                f'{temp:g} (used by {users}) are not finite. With finite '
+                'teacher logits this means the energy temperature is too '
+                'small for them (logits / T_E overflows); set '
                 '`energy_temperature` of those entries to a usual value such '
                 'as 4.0. Training has not started; nothing was saved.')
     num = int(energies[temperatures[0]].numel()) if temperatures else 0

@@ -270,7 +270,8 @@ BUILD_CASES = [
      FileNotFoundError, r'`model.student.init_cfg`.*does not exist'),
     ('student_pretrained_other_width', lambda c, f: c.model.student.update(
         init_cfg=dict(type='Pretrained', checkpoint=f['teacher'])), ValueError,
-     r'whose backbone does not fit `model.student`.*shape mismatches'),
+     r'whose backbone does not fit `model.student`.*100 of its 100 weight '
+     'tensors have another shape'),
     ('load_from_missing', lambda c, f: c.update(load_from='/nonexistent/x.pth'),
      FileNotFoundError, r'`load_from` .*no such checkpoint file'),
 ]
@@ -280,6 +281,21 @@ BUILD_CASES = [
                          ids=[c[0] for c in BUILD_CASES])
 def test_broken_configs(env, name, edit, error, match):
     expect_error(env, name, edit, error, match)
+
+
+def test_student_pretrained_with_another_head_is_fine_tuning(tmp_path):
+    # The usual MMPretrain fine-tuning case (same backbone, a head for
+    # another class count) is allowed: the backbone loads, the head stays
+    # randomly initialised (MMEngine warns about it).
+    source = build_model(tiny_classifier(3, base=4))
+    path = save_openmmlab_checkpoint(source, str(tmp_path / 's3.pth'))
+    cfg = tiny_distiller_cfg(None)
+    cfg['student']['init_cfg'] = dict(type='Pretrained', checkpoint=path)
+    model = build_model(cfg)
+    model.init_weights()
+    for key, value in source.backbone.state_dict().items():
+        assert torch.equal(model.student.backbone.state_dict()[key], value)
+    assert model.student.head.fc.weight.shape == (5, 32)
 
 
 def test_export_student_refuses_what_does_not_fit(env, tmp_path):

@@ -39,7 +39,7 @@ def predict(runner: Runner, student_state: dict) -> torch.Tensor:
     return torch.stack([s.pred_score for s in out])
 
 
-def test_tools_test_evaluates_the_student_with_non_training_hooks(tmp_path):
+def test_tools_test_evaluates_the_student_keeping_other_hooks(tmp_path):
     data = make_imagenet_folder(str(tmp_path / 'data'), num_train=8,
                                 num_val=6, classes=5, size=20)
     teacher = save_tiny_teacher(str(tmp_path / 't.pth'))
@@ -71,9 +71,10 @@ def test_tools_test_evaluates_the_student_with_non_training_hooks(tmp_path):
         dumped = pickle.load(f)
     scores = torch.stack([torch.as_tensor(r['pred_score']) for r in dumped])
     assert scores.shape == (6, 5)  # the whole val set, the student's classes
-    # MMEngine's EMAHook stores the averaged weights as `state_dict` and the
-    # raw ones as `ema_state_dict`; tools/test.py evaluates the averaged
-    # student, which predicts differently from the raw one.
+    # The predictions are the checkpoint's student's. (MMEngine's EMAHook
+    # stores the averaged weights as `state_dict` and the raw ones as
+    # `ema_state_dict`: the evaluated student is the averaged one, which
+    # predicts differently from the raw one.)
     checkpoint = torch.load(ckpt, weights_only=False)
     averaged = predict(runner, student_of(checkpoint['state_dict']))
     raw = predict(

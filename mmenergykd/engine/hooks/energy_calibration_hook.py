@@ -137,9 +137,9 @@ class EnergyCalibrationHook(Hook):
             return
         self.state = dict(saved)
         consumers = unwrap_distiller(runner.model).energy_consumers()
-        # The thresholds are model buffers too (loaded with the state dict,
-        # with the settings they were computed for); this only fills in
-        # consumers the state dict did not set.
+        # The thresholds are model buffers too: MMEngine loads the state
+        # dict right after this hook, with the settings each threshold was
+        # computed for (a checkpoint without them keeps these values).
         for name, (low, high) in saved.get('thresholds', {}).items():
             if name in consumers and not consumers[name].is_calibrated:
                 consumers[name].set_thresholds(low, high)

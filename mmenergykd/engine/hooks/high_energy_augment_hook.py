@@ -1,4 +1,5 @@
 # Copyright (c) mmenergykd contributors. All rights reserved.
+from numbers import Integral
 from typing import Iterable, Optional, Sequence, Set
 
 import numpy as np
@@ -26,14 +27,18 @@ def _check_epochs(epochs) -> Optional[Set[int]]:
             f'range of 0-based epochs, or None for all, got {epochs!r}; e.g. '
             '`epochs=range(0, 100)` or `epochs=[0, 1, 2]`.')
     epochs = list(epochs)
-    bad = [e for e in epochs
-           if not isinstance(e, int) or isinstance(e, bool) or e < 0]
+    bad = [e for e in epochs if not _is_int(e) or e < 0]
     if bad or not epochs:
         raise ValueError(
             'custom_hooks, HighEnergyAugmentHook: `epochs` must hold '
             f'0-based epoch numbers (ints >= 0), got {epochs!r}. Use None '
             'for every epoch.')
-    return set(epochs)
+    return {int(e) for e in epochs}
+
+
+def _is_int(value) -> bool:
+    """An int, NumPy's included; not a bool."""
+    return isinstance(value, Integral) and not isinstance(value, bool)
 
 
 @HOOKS.register_module()
@@ -96,12 +101,11 @@ class HighEnergyAugmentHook(Hook):
                 f'custom_hooks, HighEnergyAugmentHook: {err} Fix it in the '
                 "HighEnergyAugmentHook entry of `custom_hooks`.") from err
         self.epochs = _check_epochs(epochs)
-        if seed is not None and not (isinstance(seed, int)
-                                     and not isinstance(seed, bool)):
+        if seed is not None and not _is_int(seed):
             raise ValueError(
                 'custom_hooks, HighEnergyAugmentHook: `seed` must be an int '
                 f'or None (the runner\'s seed), got {seed!r}.')
-        self.seed = seed
+        self.seed = None if seed is None else int(seed)
         self.calibration_state: dict = {}
         self.module: Optional[HighEnergyAugment] = None
 

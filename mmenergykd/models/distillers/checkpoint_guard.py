@@ -174,24 +174,31 @@ class CheckpointGuardMixin:
                 and isinstance(state[k], Tensor)
                 and tuple(state[k].shape) == tuple(expected[k].shape)
             ]
-            # Backbone weights of another shape mean another architecture
-            # (MMEngine would only warn and keep them random); a head of
-            # another shape is the usual fine-tuning case and is allowed.
+            # Most backbone weights of another shape mean another
+            # architecture or width (MMEngine would only warn and keep them
+            # random). A few are the usual fine-tuning case (a resized
+            # position embedding, a new stem) and a head of another shape
+            # too: MMEngine's warning is enough there.
+            backbone = [
+                k for k in expected if k.startswith('backbone.')
+                and not k.endswith('num_batches_tracked')
+            ]
             wrong = [
                 f'{k}: checkpoint {tuple(state[k].shape)} vs model '
-                f'{tuple(expected[k].shape)}' for k in expected
-                if k.startswith('backbone.') and k in state
-                and isinstance(state[k], Tensor)
+                f'{tuple(expected[k].shape)}' for k in backbone
+                if k in state and isinstance(state[k], Tensor)
                 and tuple(state[k].shape) != tuple(expected[k].shape)
             ]
-            if wrong:
+            if backbone and 2 * len(wrong) > len(backbone):
                 raise ValueError(
                     f'`model.student.init_cfg` loads {source!r}, whose '
                     'backbone does not fit `model.student` (another '
-                    f'architecture or width); {len(wrong)} shape mismatches:'
-                    '\n  ' + '\n  '.join(wrong[:20]) + '\nUse a checkpoint '
-                    'of the student architecture, or change '
-                    '`model.student` to the checkpoint\'s architecture.')
+                    'architecture or width): '
+                    f'{len(wrong)} of its {len(backbone)} weight tensors '
+                    'have another shape:\n  ' + '\n  '.join(wrong[:20]) +
+                    '\nUse a checkpoint of the student architecture, or '
+                    "change `model.student` to the checkpoint's "
+                    'architecture.')
             if any(not k.endswith('num_batches_tracked') for k in fitting):
                 continue
             hint = ''

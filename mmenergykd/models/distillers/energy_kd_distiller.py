@@ -36,6 +36,27 @@ def _batch_name(data_samples: Optional[List]) -> str:
     return name
 
 
+def _add_note(err: BaseException, note: str) -> None:
+    """Say where an error happened, keeping its type and traceback.
+
+    Out-of-memory errors are left alone (their own message is the fix).
+    """
+    if isinstance(err, torch.cuda.OutOfMemoryError) or \
+            not hasattr(err, 'add_note'):
+        return
+    err.add_note(note)
+
+
+def _fp16_autocast(device_type: str) -> bool:
+    """Whether float16 autocast (with loss scaling) is on for the device."""
+    try:
+        return torch.is_autocast_enabled(device_type) and \
+            torch.get_autocast_dtype(device_type) == torch.float16
+    except (TypeError, AttributeError):  # torch < 2.4
+        return device_type == 'cuda' and torch.is_autocast_enabled() and \
+            torch.get_autocast_gpu_dtype() == torch.float16
+
+
 @MODELS.register_module()
 class EnergyKDDistiller(CheckpointGuardMixin, BaseModel):
     """Distil a frozen teacher into a student with logit losses.
@@ -88,9 +109,10 @@ class EnergyKDDistiller(CheckpointGuardMixin, BaseModel):
             logits are non-finite. Defaults to True.
         check_finite_loss (bool): Raise a ValueError, before the optimizer
             step, when the total training loss is non-finite (so no NaN
-            reaches the weights or a checkpoint). One host-device
-            synchronisation per step, like MMEngine's own logging of the
-            losses. Defaults to True.
+            reaches the weights or a checkpoint). Not under fp16 autocast,
+            where the AMP loss scaler skips such steps by design. One
+            host-device synchronisation per step, like MMEngine's own
+            logging of the losses. Defaults to True.
         channels_last (bool): Keep teacher, student and inputs in the
             ``channels_last`` memory format (faster convolutions with AMP on
             recent GPUs). Defaults to False.
@@ -237,11 +259,17 @@ class EnergyKDDistiller(CheckpointGuardMixin, BaseModel):
                     'EnergyDKDLoss (with `import mmenergykd` in '
                     '`custom_imports`).') from err
             inputs = getattr(module, 'distill_inputs', None)
-            if inputs not in _DISTILL_INPUTS:
+            if isinstance(inputs, (list, tuple)) and \
+                    tuple(inputs) in _DISTILL_INPUTS:
+                module.distill_inputs = tuple(inputs)
+            else:
+                what = ('has no `distill_inputs` saying what it takes'
+                        if inputs is None else
+                        f'declares `distill_inputs={inputs!r}`')
                 raise TypeError(
                     f'model.distill_losses.{name}: {type(module).__name__} '
-                    'is not a distillation loss (it has no `distill_inputs` '
-                    'saying what it takes). Use KDLoss, DKDLoss, '
+                    f'is not a distillation loss (it {what}). Use KDLoss, '
+                    'DKDLoss, '
                     'EnergyKDLoss or EnergyDKDLoss; a loss of your own needs '
                     "`distill_inputs = ('student_logits', 'teacher_logits')`"
                     " (or with 'gt_labels' last) and that forward signature. "
@@ -334,13 +362,13 @@ class EnergyKDDistiller(CheckpointGuardMixin, BaseModel):
         try:
             logits = self._run_teacher(self._format(inputs))
         except RuntimeError as err:
-            if isinstance(err, torch.cuda.OutOfMemoryError):
-                raise
-            raise RuntimeError(
-                f'`model.teacher` failed on inputs of shape '
-                f'{tuple(inputs.shape)}: {err}\nCheck that `model.teacher` '
-                '(backbone `in_channels`, input size) fits the data, the '
-                'pipeline and `data_preprocessor`.') from err
+            _add_note(
+                err, f'`model.teacher` failed on inputs of shape '
+                f'{tuple(inputs.shape)}. If the error is about shapes or '
+                'channels, check that `model.teacher` (backbone '
+                '`in_channels`, input size) fits the data, the pipeline and '
+                '`data_preprocessor`.')
+            raise
         if self.check_finite_teacher and not torch.isfinite(logits).all():
             raise ValueError(
                 'The teacher produced non-finite logits (NaN / Inf) for this '
@@ -430,22 +458,27 @@ class EnergyKDDistiller(CheckpointGuardMixin, BaseModel):
         # A checkpoint trained with another teacher stops here, before the
         # first step (the attribute test costs nothing per step).
         self.check_checkpoint_compatibility()
+        # Under fp16 AMP a non-finite loss is the loss scaler's to handle
+        # (it skips the step and lowers the scale); see parse_losses.
+        self._fp16_step = _fp16_autocast(inputs.device.type)
         try:
             teacher_logits = self.teacher_logits(inputs)
         except ValueError as err:
             raise ValueError(f'{_batch_name(data_samples)}: {err}') from err
+        except RuntimeError as err:
+            _add_note(err, _batch_name(data_samples))
+            raise
         try:
             student_logits = self.student_logits(inputs)
         except RuntimeError as err:
-            if isinstance(err, torch.cuda.OutOfMemoryError):
-                raise
-            raise RuntimeError(
-                f'{_batch_name(data_samples)}: `model.student` failed on '
-                f'inputs of shape {tuple(inputs.shape)}: {err}\nCheck that '
-                '`model.student` fits the data and itself (backbone '
-                '`in_channels`, neck, `head.in_channels`) and the '
-                'pipeline / `data_preprocessor`. No weights were updated.'
-            ) from err
+            _add_note(
+                err, f'{_batch_name(data_samples)}: `model.student` failed '
+                f'on inputs of shape {tuple(inputs.shape)}. If the error is '
+                'about shapes or channels, check that `model.student` fits '
+                'the data and itself (backbone `in_channels`, neck, '
+                '`head.in_channels`) and the pipeline / `data_preprocessor`.'
+                ' No optimizer step was taken.')
+            raise
         losses: Dict[str, Any] = {}
 
         head_losses = self.student.head._get_loss(student_logits,
@@ -490,13 +523,14 @@ class EnergyKDDistiller(CheckpointGuardMixin, BaseModel):
         """
         loss, log_vars = super().parse_losses(losses)
         if self.check_finite_loss and self.training and \
+                not getattr(self, '_fp16_step', False) and \
                 not bool(torch.isfinite(loss)):
             parts = ', '.join(f'{k}={float(v):.4g}'
                               for k, v in log_vars.items() if 'loss' in k)
             raise ValueError(
                 f'{_batch_name(None)}: the training loss is non-finite '
-                f'({parts}). No weights were updated and nothing was saved '
-                'for this step. Check the loss settings (temperatures, '
+                f'({parts}). No optimizer step was taken and nothing was '
+                'saved for this step. Check the loss settings (temperatures, '
                 '`loss_weight`s, `model.student_loss_weight`), the learning '
                 'rate, and under fp16 AMP try bf16.')
         return loss, log_vars

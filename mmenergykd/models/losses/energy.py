@@ -205,7 +205,10 @@ def calibration_settings_change(module: nn.Module) -> Optional[str]:
         a checkpoint older than the record). Reads the small record back to
         the host: call it once before training, not per step.
     """
-    saved = getattr(module, _RECORD).tolist()
+    record = getattr(module, _RECORD, None)
+    if record is None:  # a consumer of the user's own, without the record
+        return None
+    saved = record.tolist()
     if any(math.isnan(v) for v in saved):
         return None
     changes = [

@@ -220,3 +220,29 @@ def test_user_defined_distill_loss_gets_its_inputs(teacher_ckpt):
                        'distillation loss'):
         model.set_distill_losses(
             dict(loss_ce=dict(type='mmpretrain.CrossEntropyLoss')))
+
+
+def test_non_finite_loss_stops_before_the_optimizer_step(teacher_ckpt):
+    from mmengine.optim import OptimWrapper
+    cfg = tiny_distiller_cfg(teacher_ckpt)
+    cfg['distill_losses']['loss_energykd']['loss_weight'] = 1e308  # -> inf
+    model = build_model(cfg)
+    model.train()
+    wrapper = OptimWrapper(torch.optim.SGD(model.parameters(), lr=0.1))
+    before = {k: v.detach().clone() for k, v in model.named_parameters()}
+    with pytest.raises(ValueError, match=r'the training loss is non-finite '
+                       r'\(loss=inf, loss_cls=[0-9.]+, loss_energykd=inf\)'):
+        model.train_step(random_batch(), wrapper)
+    for key, value in model.named_parameters():  # no optimizer step
+        assert torch.equal(value, before[key]), key
+    # under fp16 autocast the AMP loss scaler owns non-finite steps (it
+    # skips them and lowers the scale), so the check stands aside
+    data = model.data_preprocessor(random_batch(), True)
+    with torch.autocast('cpu', dtype=torch.float16):
+        losses = model(**data, mode='loss')
+    loss, _ = model.parse_losses(losses)
+    assert not torch.isfinite(loss)
+    # and it can be turned off
+    model.check_finite_loss = False
+    loss, _ = model.parse_losses(model(**data, mode='loss'))
+    assert not torch.isfinite(loss)
