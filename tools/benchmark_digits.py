@@ -2,7 +2,8 @@
 """Benchmark every method of mmenergykd on real data: sklearn's digits.
 
 Trains the teacher once, then each method (student alone, KD, DKD, Energy KD
-in both temperature directions, Energy DKD, KD + HE-DA, Energy KD + HE-DA)
+in both temperature directions, Energy DKD, KD + HE-DA, Energy KD + HE-DA,
+and a control: KD + the same CutMix on a random subset of the same size)
 for several seeds, each in its own in-process MMEngine Runner, and writes
 into the work dir:
 
@@ -55,6 +56,8 @@ METHODS = OrderedDict([
     ('energydkd', ('energydkd.py', 'Energy DKD (6/4/2)')),
     ('kd_heda', ('kd_heda.py', 'KD + HE-DA')),
     ('energykd_heda', ('energykd_heda.py', 'Energy KD + HE-DA')),
+    ('kd_random_mix', ('kd_random_mix.py',
+                       'KD + CutMix on a random subset (control)')),
 ])
 
 # The default run follows the configs (train_cfg.max_epochs of student.py
@@ -65,7 +68,7 @@ GROUP_NAMES = ('low', 'mid', 'high')
 # Relative cost of a run (HE-DA adds a forward / backward on the mixed half
 # of each batch), used to schedule the runs.
 COST = dict(student=1, kd=2, dkd=2, energykd=2, energykd_release=2,
-            energydkd=2, kd_heda=3, energykd_heda=3)
+            energydkd=2, kd_heda=3, energykd_heda=3, kd_random_mix=3)
 
 
 def config_epochs(config: str) -> int:
@@ -448,7 +451,7 @@ def make_plots(results: dict, train_energies: np.ndarray,
     labels = [summary[n]['label'] for n in names]
     colors = dict(student='#8c8c8c', kd='C0', dkd='C2', energykd='C3',
                   energykd_release='C4', energydkd='C5', kd_heda='C1',
-                  energykd_heda='C6')
+                  energykd_heda='C6', kd_random_mix='C7')
     teacher_acc = results['teacher']['last']
     student_last = summary.get('student', {}).get('last', {}).get('mean')
     ypos = np.arange(len(names))[::-1]

@@ -46,25 +46,29 @@ def test_tiny_run(tmp_path, capfd):
     work_dir = tmp_path / 'bench'
     results = tool.main([
         '--epochs', '1', '--teacher-epochs', '1', '--seeds', '1',
-        '--methods', 'student,kd,energykd_heda', '--workers', '2',
+        '--methods', 'student,kd,energykd_heda,kd_random_mix', '--workers',
+        '2',
         '--work-dir', str(work_dir)
     ])
     out = capfd.readouterr().out  # worker processes write to the fd
     # progress lines and the markdown table
     assert 'Teacher: training for 1 epochs' in out
-    assert '3 runs on 2 worker processes' in out
-    assert '[3/3 runs' in out
+    assert '4 runs on 2 worker processes' in out
+    assert '[4/4 runs' in out
     assert '[kd seed 0] epoch   1/1 val top-1' in out
     assert '| Method | Best-epoch top-1 (%) | Last-epoch top-1 (%)' in out
-    for label in ('Student alone', 'KD (T=4)', 'Energy KD + HE-DA'):
+    for label in ('Student alone', 'KD (T=4)', 'Energy KD + HE-DA',
+                  'KD + CutMix on a random subset (control)'):
         assert f'| {label} |' in out
 
     saved = json.loads((work_dir / 'results.json').read_text())
-    assert saved['settings']['methods'] == ['student', 'kd', 'energykd_heda']
+    assert saved['settings']['methods'] == [
+        'student', 'kd', 'energykd_heda', 'kd_random_mix']
     assert saved['settings']['seeds'] == 1
     assert saved['settings']['num_train'] == 898
     assert saved['settings']['num_val'] == 899
-    assert set(saved['summary']) == {'student', 'kd', 'energykd_heda'}
+    assert set(saved['summary']) == {
+        'student', 'kd', 'energykd_heda', 'kd_random_mix'}
     for name, stat in saved['summary'].items():
         assert 0 <= stat['best']['mean'] <= 100
         assert stat['best']['mean'] >= stat['last']['mean']
@@ -82,6 +86,9 @@ def test_tiny_run(tmp_path, capfd):
     assert groups['thresholds'] == run['thresholds']['loss_energykd']
     assert sum(groups['val_sizes'].values()) == 899
     assert set(groups['methods']['kd']) == {'low', 'mid', 'high'}
+    # the control mixes about as many images as HE-DA, chosen at random
+    assert set(saved['runs']['kd_random_mix'][0]['thresholds']) == {
+        'high_energy_augment'}
     assert saved['teacher']['trained'] is True
     assert osp.isfile(saved['teacher']['checkpoint'])
     assert results['summary'].keys() == saved['summary'].keys()

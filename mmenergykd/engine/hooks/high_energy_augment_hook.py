@@ -71,6 +71,10 @@ class HighEnergyAugmentHook(Hook):
             iteration from ``(seed, rank, iteration)``, so a resumed run
             (any resume point, any number of processes) draws exactly what
             the uninterrupted run draws.
+        selection (str): ``'energy'`` (HE-DA, default) or ``'random'``: an
+            ablation control mixing as many samples per step, drawn
+            uniformly from the batch (same extra compute, no energy-based
+            choice).
 
     Example:
         >>> custom_hooks = [dict(type='HighEnergyAugmentHook',
@@ -88,11 +92,13 @@ class HighEnergyAugmentHook(Hook):
                  loss_weight: float = 0.9,
                  energy_temperature: float = 4.0,
                  epochs: Optional[Sequence[int]] = None,
-                 seed: Optional[int] = None) -> None:
+                 seed: Optional[int] = None,
+                 selection: str = 'energy') -> None:
         self.settings = dict(
             high_ratio=high_ratio, augment=augment, alpha=alpha,
             kd_term=kd_term, temperature=temperature,
-            loss_weight=loss_weight, energy_temperature=energy_temperature)
+            loss_weight=loss_weight, energy_temperature=energy_temperature,
+            selection=selection)
         # Validate now, before any model is built.
         try:
             HighEnergyAugment(**self.settings)

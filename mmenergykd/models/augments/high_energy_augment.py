@@ -70,6 +70,11 @@ class HighEnergyAugment(nn.Module):
         loss_weight (float): Weight of the term. Defaults to 0.9.
         energy_temperature (float): ``T_E`` of the energy score.
         seed (int): Seed of the augmentation's own random generator.
+        selection (str): ``'energy'`` (HE-DA: the samples above the
+            threshold) or ``'random'``, a control for ablations: as many
+            samples as the energy rule selects in that step, drawn
+            uniformly from the batch, so the extra compute is the same and
+            only the choice of samples differs. Defaults to ``'energy'``.
     """
 
     def __init__(self,
@@ -80,8 +85,13 @@ class HighEnergyAugment(nn.Module):
                  temperature: float = 4.0,
                  loss_weight: float = 0.9,
                  energy_temperature: float = 4.0,
-                 seed: int = 0):
+                 seed: int = 0,
+                 selection: str = 'energy'):
         super().__init__()
+        if selection not in ('energy', 'random'):
+            raise ValueError(f"`selection` must be 'energy' or 'random', "
+                             f'got {selection!r}.')
+        self.selection = selection
         check_ratio('high_ratio', high_ratio)
         if augment not in _DEFAULT_ALPHA:
             raise ValueError(f'`augment` must be one of '
@@ -168,7 +178,14 @@ class HighEnergyAugment(nn.Module):
                               'HighEnergyAugmentHook to calibrate.')
                 self._warned = True
             threshold = batch_thresholds(energies, 0.0, self.high_ratio)[1]
-        return torch.nonzero(energies > threshold).flatten()
+        index = torch.nonzero(energies > threshold).flatten()
+        if self.selection == 'random':
+            # The control: as many samples, drawn uniformly from the batch.
+            pick = self.rng.choice(energies.numel(), size=index.numel(),
+                                   replace=False)
+            index = torch.as_tensor(np.sort(pick), dtype=torch.long,
+                                    device=energies.device)
+        return index
 
     def mix(self, images: Tensor) -> Tuple[Tensor, dict]:
         """Mix ``images`` among themselves.
@@ -254,6 +271,7 @@ class HighEnergyAugment(nn.Module):
             heda_share=zero.new_tensor(num / max(batch, 1)))
 
     def extra_repr(self) -> str:
-        return (f'high_ratio={self.high_ratio}, augment={self.augment!r}, '
+        return (f'high_ratio={self.high_ratio}, selection='
+                f'{self.selection!r}, augment={self.augment!r}, '
                 f'alpha={self.alpha}, kd_term={self.kd_term!r}, '
                 f'loss_weight={self.loss_weight}')

@@ -66,6 +66,30 @@ def test_subset_is_exactly_samples_above_threshold(teacher_ckpt):
     assert losses['heda_share'].item() == pytest.approx(0.5)
 
 
+def test_random_selection_control(teacher_ckpt):
+    # The ablation control mixes as many samples as the energy rule would,
+    # drawn uniformly from the batch with HE-DA's own generator.
+    model = make(teacher_ckpt, high_ratio=0.5, selection='random')
+    data, inputs, energies = step(model, num=12)
+    threshold = energies.sort().values[7].item()  # 4 samples above
+    module = model.high_energy_augment
+    module.set_thresholds(float('-inf'), threshold)
+    spy = MixSpy(module)
+    rng = copy.deepcopy(module.rng)
+    losses = model(**data, mode='loss')
+    expected = np.sort(rng.choice(12, size=4, replace=False))
+    images, _, _, _ = spy.calls[0]
+    assert torch.equal(images, inputs[torch.as_tensor(expected)])
+    assert losses['heda_num'].item() == 4
+    # over many steps every sample is picked about equally often, whatever
+    # its energy (the energy rule would always pick the same 4)
+    counts = np.zeros(12)
+    for _ in range(300):
+        counts[module.select(torch.zeros(1), energies).numpy()] += 1
+    assert counts.sum() == 1200
+    assert counts.min() > 60 and counts.max() < 140  # expected 100 each
+
+
 def test_cutmix_box_rule_and_partners_within_subset(teacher_ckpt):
     model = make(teacher_ckpt, high_ratio=0.5, augment='cutmix')
     data, inputs, energies = step(model, size=24)
@@ -179,3 +203,5 @@ def test_invalid_settings():
         HighEnergyAugment(alpha=0)
     with pytest.raises(ValueError, match='kd_term'):
         HighEnergyAugment(kd_term='dkd')
+    with pytest.raises(ValueError, match='selection'):
+        HighEnergyAugment(selection='hardest')
