@@ -451,7 +451,7 @@ def make_plots(results: dict, train_energies: np.ndarray,
     labels = [summary[n]['label'] for n in names]
     colors = dict(student='#8c8c8c', kd='C0', dkd='C2', energykd='C3',
                   energykd_release='C4', energydkd='C5', kd_heda='C1',
-                  energykd_heda='C6', kd_random_mix='C7')
+                  energykd_heda='C6', kd_random_mix='C9')
     teacher_acc = results['teacher']['last']
     student_last = summary.get('student', {}).get('last', {}).get('mean')
     ypos = np.arange(len(names))[::-1]
@@ -595,7 +595,7 @@ def make_plots(results: dict, train_energies: np.ndarray,
     ax.axhline(0.5, color='black', lw=1.5)
     ax.set_xticks(range(len(GROUP_NAMES)))
     ax.set_xticklabels([
-        f'{g}-energy teacher\n(n = {sizes[g]} held-out images)'
+        f'{g}-energy teacher\n(n = {sizes[g]}\nheld-out images)'
         for g in GROUP_NAMES
     ])
     ax.xaxis.tick_top()
