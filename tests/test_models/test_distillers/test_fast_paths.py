@@ -12,7 +12,7 @@ from unittest import mock
 
 import pytest
 import torch
-from mmengine.optim import AmpOptimWrapper, OptimWrapper
+from mmengine.optim import AmpOptimWrapper
 from torch.overrides import TorchFunctionMode
 
 from mmenergykd.models.losses import energy_score
