@@ -5,6 +5,7 @@ import pickle
 import subprocess
 import sys
 
+import pytest
 import torch
 from mmengine.runner import Runner
 
@@ -86,3 +87,41 @@ def test_tools_test_evaluates_the_student_keeping_other_hooks(tmp_path):
         }))
     torch.testing.assert_close(scores, averaged)
     assert not torch.allclose(averaged, raw)
+
+    # --out-item metrics: the accuracy of those predictions
+    labels = torch.tensor([int(r['gt_label']) for r in dumped])
+    metrics = run_tool(config, ckpt, tmp_path, 'metrics', '--out-item',
+                       'metrics')
+    accuracy = (scores.argmax(1) == labels).float().mean().item()
+    assert metrics['accuracy/top1'] == pytest.approx(100 * accuracy)
+
+    # --tta: MMPretrain's flip TTA, the class scores of the image and of its
+    # mirror image averaged (EMAHook is dropped under --tta: it would average
+    # the TTA wrapper and test its initial weights; the checkpoint already
+    # holds the averaged ones)
+    tta = run_tool(config, ckpt, tmp_path, 'tta', '--tta')
+    tta_scores = torch.stack(
+        [torch.as_tensor(r['pred_score']) for r in tta])
+    runner.model.student.load_state_dict(student_of(checkpoint['state_dict']))
+    expected = []
+    with torch.no_grad():
+        for batch in runner.test_dataloader:
+            inputs = runner.model.data_preprocessor(batch, False)['inputs']
+            plain = runner.model.student(inputs, mode='tensor').softmax(1)
+            mirror = runner.model.student(
+                inputs.flip(-1), mode='tensor').softmax(1)
+            expected.append((plain + mirror) / 2)
+    torch.testing.assert_close(tta_scores, torch.cat(expected), atol=1e-5,
+                               rtol=0)
+    assert not torch.allclose(tta_scores, scores, atol=1e-4, rtol=0)
+
+
+def run_tool(config: str, ckpt: str, tmp_path, name: str, *flags) -> object:
+    out = str(tmp_path / f'{name}.pkl')
+    result = subprocess.run(
+        [sys.executable, TEST_PY, config, ckpt, '--work-dir',
+         str(tmp_path / name), '--out', out, *flags],
+        cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    with open(out, 'rb') as f:
+        return pickle.load(f)
