@@ -794,6 +794,7 @@ def run_benchmark(settings: BenchSettings) -> dict:
             teacher_inference_mode=bool(model.teacher_inference_mode),
             compile_teacher=setup['model'].get('compile_teacher', False),
             check_finite_teacher=bool(model.check_finite_teacher),
+            check_finite_loss=bool(model.check_finite_loss),
             amp=settings.amp and settings.amp_dtype,
             cudnn_benchmark=bool(setup['cudnn_benchmark'])),
         calibration=dict(
