@@ -17,17 +17,10 @@ from mmengine.runner import Runner
 
 import mmenergykd  # noqa: F401  (registers components and loaders)
 from mmenergykd.engine import setup_cpu_distributed
+from mmenergykd.utils import config_type_name
 
 
 TRAINING_ONLY_HOOKS = ('EnergyCalibrationHook', 'HighEnergyAugmentHook')
-
-
-def _hook_type(hook) -> str:
-    """The registered name of a hook config (``'scope.Name'`` -> Name)."""
-    hook_type = hook.get('type', '') if isinstance(hook, dict) else hook
-    if not isinstance(hook_type, str):
-        hook_type = getattr(hook_type, '__name__', '')
-    return hook_type.split('.')[-1]
 
 
 def parse_args() -> argparse.Namespace:
@@ -135,7 +128,7 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
         dropped = dropped + ('EMAHook', )
     cfg.custom_hooks = [
         hook for hook in cfg.get('custom_hooks', None) or []
-        if _hook_type(hook) not in dropped
+        if config_type_name(hook) not in dropped
     ]
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)

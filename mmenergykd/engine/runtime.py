@@ -13,6 +13,8 @@ import torch.distributed as torch_dist
 from mmengine.config import Config
 from mmengine.logging import print_log
 
+from mmenergykd.utils.config_type import config_type_name
+
 __all__ = [
     'apply_reliability_defaults', 'check_epoch_settings',
     'setup_cpu_distributed',
@@ -60,11 +62,9 @@ def apply_reliability_defaults(cfg: Config) -> Config:
 def _is_iteration_based(train_cfg) -> bool:
     if not isinstance(train_cfg, dict):
         return False
-    loop = train_cfg.get('type')
-    if loop is None:
+    if train_cfg.get('type') is None:
         return not train_cfg.get('by_epoch', True)
-    name = loop if isinstance(loop, str) else getattr(loop, '__name__', '')
-    return name.split('.')[-1] == 'IterBasedTrainLoop'
+    return config_type_name(train_cfg) == 'IterBasedTrainLoop'
 
 
 def check_epoch_settings(cfg: Config) -> None:
@@ -88,8 +88,8 @@ def check_epoch_settings(cfg: Config) -> None:
             (model.get('loss_warmup_epochs') or {}).values()):
         found.append('`model.loss_warmup_epochs`')
     for hook in cfg.get('custom_hooks') or []:
-        hook_type = hook.get('type', '') if isinstance(hook, dict) else ''
-        if str(hook_type).split('.')[-1] == 'HighEnergyAugmentHook' and \
+        if isinstance(hook, dict) and config_type_name(
+                hook) == 'HighEnergyAugmentHook' and \
                 hook.get('epochs') is not None:
             found.append('`epochs` of HighEnergyAugmentHook')
     if found:

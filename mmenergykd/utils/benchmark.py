@@ -52,6 +52,8 @@ from unittest import mock
 import torch
 from torch import Tensor, nn
 
+from .config_type import config_type_name
+
 __all__ = ['BenchSettings', 'run_benchmark', 'format_report', 'main',
            'TARGETS']
 
@@ -116,10 +118,6 @@ class BenchSettings(SimpleNamespace):
 # config
 
 
-def _type_name(cfg: dict) -> str:
-    return str(cfg.get('type', '')).split('.')[-1]
-
-
 def _derive_losses(distill_losses: dict) -> Tuple[dict, dict, str, str]:
     """The vanilla and the energy variant of the config's distill loss.
 
@@ -130,7 +128,7 @@ def _derive_losses(distill_losses: dict) -> Tuple[dict, dict, str, str]:
     temperatures 1.5 / 1 / 0.5 x its temperature (the paper's direction).
     """
     for name, cfg in distill_losses.items():
-        kind = _type_name(cfg)
+        kind = config_type_name(cfg)
         cfg = dict(cfg)
         cfg.pop('type')
         if kind in _ENERGY_TYPES:
@@ -172,7 +170,7 @@ def _crop_size(cfg) -> Optional[int]:
     except (AttributeError, KeyError):
         return None
     for step in pipeline:
-        kind = _type_name(step)
+        kind = config_type_name(step)
         value = None
         if kind == 'RandomResizedCrop':
             value = step.get('scale')
@@ -207,13 +205,13 @@ def load_setup(settings: BenchSettings) -> dict:
         loss_weight=energy_cfg.get('loss_weight', 1.0),
         energy_temperature=energy_cfg.get('energy_temperature', 4.0))
     for hook in cfg.get('custom_hooks', []) or []:
-        if _type_name(hook) == 'HighEnergyAugmentHook':
+        if config_type_name(hook) == 'HighEnergyAugmentHook':
             hook = dict(hook)
             for key in ('type', 'high_ratio', 'epochs', 'seed', 'priority'):
                 hook.pop(key, None)
             heda.update(hook)
     loader = cfg.get('train_dataloader') or {}
-    collate = _type_name(loader.get('collate_fn') or {}) or 'pseudo_collate'
+    collate = config_type_name(loader.get('collate_fn') or {}) or 'pseudo_collate'
     optim = cfg.get('optim_wrapper') or dict(
         optimizer=dict(type='SGD', lr=0.1, momentum=0.9))
     optim = copy.deepcopy(optim.to_dict() if hasattr(optim, 'to_dict') else

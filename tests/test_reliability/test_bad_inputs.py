@@ -209,15 +209,7 @@ def test_invalid_settings(env, name, edit, match):
 
 
 def student_edit(**changes):
-    def edit(cfg, files):
-        for key, value in changes.items():
-            target = cfg.model.student
-            parts = key.split('.')
-            for part in parts[:-1]:
-                target = target[part]
-            target[parts[-1]] = value.format(**files) if isinstance(
-                value, str) and '{' in value else value
-    return edit
+    return model_edit(**{f'student.{k}': v for k, v in changes.items()})
 
 
 def iteration_based(cfg, files):

@@ -27,7 +27,8 @@ import torch
 from torch import Tensor, nn
 
 from mmenergykd.models.utils.teacher_checkpoint import (compare_state_dicts,
-                                                        extract_state_dict)
+                                                        extract_state_dict,
+                                                        shape_mismatches)
 
 __all__ = ['CheckpointGuardMixin', 'architecture_signature',
            'weights_fingerprint']
@@ -183,12 +184,7 @@ class CheckpointGuardMixin:
                 k for k in expected if k.startswith('backbone.')
                 and not k.endswith('num_batches_tracked')
             ]
-            wrong = [
-                f'{k}: checkpoint {tuple(state[k].shape)} vs model '
-                f'{tuple(expected[k].shape)}' for k in backbone
-                if k in state and isinstance(state[k], Tensor)
-                and tuple(state[k].shape) != tuple(expected[k].shape)
-            ]
+            wrong = shape_mismatches(expected, state, backbone)
             if backbone and 2 * len(wrong) > len(backbone):
                 raise ValueError(
                     f'`model.student.init_cfg` loads {source!r}, whose '

@@ -2,7 +2,7 @@
 """Strict loading of a teacher checkpoint in the OpenMMLab layout."""
 import os.path as osp
 from collections import OrderedDict
-from typing import Dict, List
+from typing import Dict, Iterable, List, Optional
 
 import torch
 from torch import nn
@@ -13,7 +13,7 @@ from mmenergykd.utils.checkpoint import (CheckpointSafetyError,
                                          load_url_checkpoint)
 
 __all__ = ['load_teacher_checkpoint', 'extract_state_dict',
-           'compare_state_dicts']
+           'compare_state_dicts', 'shape_mismatches']
 
 _MAX_LISTED = 20
 
@@ -48,6 +48,20 @@ def extract_state_dict(checkpoint: object, source: str) -> Dict[str, object]:
         for k, v in state_dict.items())
 
 
+def shape_mismatches(expected: Dict[str, torch.Tensor],
+                     given: Dict[str, object],
+                     keys: Optional[Iterable[str]] = None) -> List[str]:
+    """``'key: checkpoint (shape) vs model (shape)'`` for each key (default:
+    every key of ``expected``) whose tensor in ``given`` has another shape."""
+    return [
+        f'{k}: checkpoint {tuple(given[k].shape)} vs model '
+        f'{tuple(expected[k].shape)}'
+        for k in (expected if keys is None else keys)
+        if k in given and isinstance(given[k], torch.Tensor)
+        and tuple(given[k].shape) != tuple(expected[k].shape)
+    ]
+
+
 def compare_state_dicts(expected: Dict[str, torch.Tensor],
                         given: Dict[str, object]) -> List[str]:
     """Problems found loading ``given`` into a model with ``expected``.
@@ -59,12 +73,7 @@ def compare_state_dicts(expected: Dict[str, torch.Tensor],
     problems = []
     missing = [k for k in expected if k not in given]
     unexpected = [k for k in given if k not in expected]
-    mismatched = [
-        f'{k}: checkpoint {tuple(given[k].shape)} vs model '
-        f'{tuple(expected[k].shape)}' for k in expected
-        if k in given and isinstance(given[k], torch.Tensor)
-        and tuple(given[k].shape) != tuple(expected[k].shape)
-    ]
+    mismatched = shape_mismatches(expected, given)
     if missing:
         problems.append(f'missing keys ({len(missing)}): {_listing(missing)}')
     if unexpected:
