@@ -16,7 +16,7 @@ from mmengine.evaluator import DumpResults
 from mmengine.runner import Runner
 
 import mmenergykd  # noqa: F401  (registers components and loaders)
-from mmenergykd.engine import setup_cpu_distributed
+from mmenergykd.engine import setup_cpu_distributed, shutdown_distributed
 from mmenergykd.utils import config_type_name
 
 
@@ -147,6 +147,7 @@ def main() -> None:
     metrics = runner.test()
     if args.out and args.out_item == 'metrics':
         mmengine.dump(metrics, args.out)
+    shutdown_distributed()
 
 
 if __name__ == '__main__':

@@ -16,7 +16,7 @@ import mmenergykd  # noqa: F401  (registers components and loaders)
 from mmenergykd.engine import (apply_reliability_defaults,
                                check_epoch_settings,
                                find_resumable_checkpoint,
-                               setup_cpu_distributed)
+                               setup_cpu_distributed, shutdown_distributed)
 
 
 def parse_args() -> argparse.Namespace:
@@ -136,6 +136,7 @@ def main() -> None:
     setup_cpu_distributed(cfg)
     runner = Runner.from_cfg(cfg)
     runner.train()
+    shutdown_distributed()
 
 
 if __name__ == '__main__':

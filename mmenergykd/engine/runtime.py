@@ -17,7 +17,7 @@ from mmenergykd.utils.config_type import config_type_name
 
 __all__ = [
     'apply_reliability_defaults', 'check_epoch_settings',
-    'setup_cpu_distributed',
+    'setup_cpu_distributed', 'shutdown_distributed',
     'find_resumable_checkpoint', 'is_complete_checkpoint'
 ]
 
@@ -138,6 +138,20 @@ def setup_cpu_distributed(cfg: Config) -> None:
             find_unused_parameters=cfg.get('find_unused_parameters', False))
     elif isinstance(wrapper, dict):
         wrapper.setdefault('device_ids', None)
+
+
+def shutdown_distributed() -> None:
+    """End a distributed job's process group cleanly (no-op otherwise).
+
+    MMEngine never destroys the process group it starts. A gloo process
+    group left to the interpreter's exit can abort a rank with ``terminate
+    called without an active exception`` (SIGABRT) after training finished,
+    which ``torchrun`` reports as a failed job. All ranks meet at a barrier
+    first, so none tears down while another still communicates.
+    """
+    if torch_dist.is_available() and torch_dist.is_initialized():
+        torch_dist.barrier()
+        torch_dist.destroy_process_group()
 
 
 def is_complete_checkpoint(path: str) -> bool:
