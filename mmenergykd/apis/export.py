@@ -89,8 +89,13 @@ def export_student(config: Union[str, Config], checkpoint: str,
         exported_from=osp.abspath(checkpoint),
         time=time.strftime('%Y%m%d_%H%M%S'),
         config=cfg.pretty_text,
-        config_file=osp.basename(student_config_path(out)),
-        dataset_meta=ckpt.get('meta', {}).get('dataset_meta'))
+        config_file=osp.basename(student_config_path(out)))
+    # MMPretrain's get_model reads `dataset_meta` (class names) when the key
+    # is there and falls back to the test dataset's METAINFO when it is not;
+    # a `None` value would make it fail, so the key is left out instead.
+    dataset_meta = (ckpt.get('meta') or {}).get('dataset_meta')
+    if dataset_meta:
+        meta['dataset_meta'] = dataset_meta
     os.makedirs(osp.dirname(osp.abspath(out)), exist_ok=True)
     tmp = out + '.tmp'
     try:

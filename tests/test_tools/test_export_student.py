@@ -57,3 +57,26 @@ print('OK')
                             capture_output=True, text=True, cwd=str(tmp_path))
     assert result.returncode == 0, result.stderr[-3000:]
     assert 'OK' in result.stdout
+
+
+def test_export_student_without_dataset_meta_loads_in_get_model(tmp_path):
+    # A training checkpoint without `meta.dataset_meta` (a dataset that is
+    # not a BaseDataset, or a hand-made file): the export leaves the key out,
+    # so MMPretrain's get_model falls back to the config's dataset classes
+    # instead of failing on `len(None)`.
+    import mmpretrain
+    from mmenergykd.apis import export_student, student_config_path
+    from tests.helpers import build_model, save_tiny_teacher, tiny_distiller_cfg
+    teacher = save_tiny_teacher(str(tmp_path / 't.pth'))
+    cfg = Config(dict(model=tiny_distiller_cfg(teacher)))
+    cfg.dump(str(tmp_path / 'cfg.py'))
+    model = build_model(cfg.model)
+    train_ckpt = str(tmp_path / 'train.pth')
+    torch.save(dict(meta=dict(epoch=1), state_dict=model.state_dict()),
+               train_ckpt)
+    out = export_student(str(tmp_path / 'cfg.py'), train_ckpt,
+                         str(tmp_path / 'student.pth'))
+    assert 'dataset_meta' not in torch.load(out, weights_only=True)['meta']
+    loaded = mmpretrain.get_model(student_config_path(out), pretrained=out)
+    for key, value in model.student.state_dict().items():
+        assert torch.equal(loaded.state_dict()[key], value), key
