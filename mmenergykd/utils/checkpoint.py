@@ -14,20 +14,26 @@ provides for this.
 import os
 import os.path as osp
 import pickle
+import socket
 from typing import Any, Callable, List, Optional, Union
 from urllib.error import URLError
 
 import numpy as np
 import torch
+from mmengine.dist import get_dist_info
 from mmengine.logging import HistoryBuffer
 from mmengine.runner import CheckpointLoader
+from mmengine.runner import checkpoint as mmengine_checkpoint
 
 __all__ = [
     'CheckpointSafetyError', 'CorruptCheckpointError',
     'safe_globals_for_mmengine', 'safe_torch_load',
-    'load_local_checkpoint', 'load_url_checkpoint',
-    'register_safe_checkpoint_loaders'
+    'load_local_checkpoint', 'load_url_checkpoint', 'load_from_http_safely',
+    'register_safe_checkpoint_loaders', 'DOWNLOAD_TIMEOUT_S'
 ]
+
+#: Seconds a checkpoint download may wait for the server to answer.
+DOWNLOAD_TIMEOUT_S = 60.0
 
 
 class CheckpointSafetyError(RuntimeError):
@@ -106,30 +112,52 @@ def safe_torch_load(f: Union[str, os.PathLike, Any],
     try:
         with torch.serialization.safe_globals(safe_globals_for_mmengine()):
             return torch.load(f, map_location=map_location, weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, KeyError) as err:
+    except (FileNotFoundError, IsADirectoryError, PermissionError):
+        raise
+    except (pickle.UnpicklingError, RuntimeError, EOFError, KeyError,
+            OSError) as err:
         message = str(err)
-        unsafe = isinstance(err, pickle.UnpicklingError) and \
-            'weights only load failed' in message.lower()
-        if not unsafe:
-            if isinstance(err, RuntimeError) and not any(
-                    s in message for s in ('zip archive', 'PytorchStreamReader',
-                                           'zip file')):
-                raise
-            raise CorruptCheckpointError(
-                f'{source!r} is not a readable PyTorch checkpoint: it is '
-                'empty, cut short (e.g. by a run killed while saving) or not '
-                'a `torch.save` file. Use another checkpoint (for a killed '
-                'run, `tools/train.py CONFIG --resume` picks the newest '
-                f'complete one). Details: {type(err).__name__}: '
-                f'{message.splitlines()[0] if message else ""}') from err
-        raise CheckpointSafetyError(
-            f'Refused to load {source!r}: it contains pickled objects that '
-            'are not plain tensors / containers, and unpickling them could '
-            'execute code. mmenergykd only loads checkpoints with '
-            '`weights_only=True`. If you trust the file, re-save its '
-            'state_dict with plain tensors (e.g. '
-            "`torch.save({'state_dict': sd}, path)`). "
-            f'Details: {str(err).splitlines()[-1]}') from err
+        # A cut-short `torch.save` file fails inside torch's zip reader
+        # (RuntimeError, or OSError 'Invalid argument'), or, when fewer bytes
+        # than the zip magic are left, inside the pickle reader: that is
+        # damage, not a refused pickle.
+        corrupt = _shorter_than_zip_magic(f) or isinstance(
+            err, (EOFError, OSError))
+        unsafe = not corrupt and isinstance(err, pickle.UnpicklingError) \
+            and 'weights only load failed' in message.lower()
+        if unsafe:
+            raise CheckpointSafetyError(
+                f'Refused to load {source!r}: it contains pickled objects '
+                'that are not plain tensors / containers, and unpickling '
+                'them could execute code. mmenergykd only loads checkpoints '
+                'with `weights_only=True`. If you trust the file, re-save '
+                'its state_dict with plain tensors (e.g. '
+                "`torch.save({'state_dict': sd}, path)`). "
+                f'Details: {message.splitlines()[-1]}') from err
+        if not corrupt and isinstance(err, RuntimeError) and not any(
+                s in message
+                for s in ('zip archive', 'PytorchStreamReader', 'zip file')):
+            raise
+        raise CorruptCheckpointError(
+            f'{source!r} is not a readable PyTorch checkpoint: it is '
+            'empty, cut short (e.g. by a run killed while saving) or not '
+            'a `torch.save` file. Use another checkpoint (for a killed '
+            'run, `tools/train.py CONFIG --resume` picks the newest '
+            f'complete one). Details: {type(err).__name__}: '
+            f'{message.splitlines()[0] if message else ""}') from err
+
+
+def _shorter_than_zip_magic(f: Any) -> bool:
+    """Whether the file at ``f`` holds only a prefix of the 4-byte zip magic
+    that starts every ``torch.save`` file (or nothing)."""
+    if not isinstance(f, (str, os.PathLike)):
+        return False
+    try:
+        with open(f, 'rb') as stream:
+            head = stream.read(4)
+    except OSError:
+        return False
+    return len(head) < 4 and b'PK\x03\x04'.startswith(head)
 
 
 def load_local_checkpoint(filename: str,
@@ -176,6 +204,10 @@ def load_url_checkpoint(filename: str,
     os.makedirs(model_dir, exist_ok=True)
     cached = osp.join(model_dir, osp.basename(filename.split('?')[0]))
     if not osp.isfile(cached):
+        # torch.hub opens the URL without a timeout: a server or proxy that
+        # accepts the connection and never answers would hang the run.
+        previous_timeout = socket.getdefaulttimeout()
+        socket.setdefaulttimeout(DOWNLOAD_TIMEOUT_S)
         try:
             torch.hub.download_url_to_file(filename, cached, progress=progress)
         except (URLError, OSError) as err:
@@ -185,20 +217,67 @@ def load_url_checkpoint(filename: str,
                 'local file path instead (for a teacher: set `teacher_ckpt` '
                 'to the path, e.g. --cfg-options '
                 'model.teacher_ckpt=/path/to/file.pth).') from err
-    return safe_torch_load(cached, map_location=map_location, source=filename)
+        finally:
+            socket.setdefaulttimeout(previous_timeout)
+    return safe_torch_load(
+        cached,
+        map_location=map_location,
+        source=f'{filename} (cached as {cached}; delete the cached file to '
+        'download it again)')
+
+
+def load_from_http_safely(filename: str,
+                          map_location: Any = None,
+                          model_dir: Optional[str] = None,
+                          progress: bool = False) -> Any:
+    """:func:`load_url_checkpoint` in place of MMEngine's ``load_from_http``.
+
+    Same behaviour under ``torch.distributed`` as MMEngine's: rank 0
+    downloads first, the other ranks read the cached file after a barrier.
+
+    Args:
+        filename (str): The URL.
+        map_location: Passed to ``torch.load``.
+        model_dir (str, optional): Cache directory.
+        progress (bool): Show a download progress bar.
+
+    Returns:
+        The loaded checkpoint.
+    """
+    rank, world_size = get_dist_info()
+    checkpoint = None
+    if rank == 0:
+        checkpoint = load_url_checkpoint(
+            filename, map_location, model_dir=model_dir, progress=progress)
+    if world_size > 1:
+        torch.distributed.barrier()
+        if rank > 0:
+            checkpoint = load_url_checkpoint(
+                filename, map_location, model_dir=model_dir,
+                progress=progress)
+    return checkpoint
 
 
 def register_safe_checkpoint_loaders() -> None:
     """Register the weights-only loaders with MMEngine's CheckpointLoader.
 
-    Every ``runner.load_checkpoint`` / ``resume`` / ``load_from`` of a local
-    path or an HTTP(S) URL then goes through :func:`safe_torch_load`.
+    Every ``runner.load_checkpoint`` / ``resume`` / ``load_from`` and every
+    ``init_cfg=dict(type='Pretrained')`` of a local path or an HTTP(S) URL
+    then goes through :func:`safe_torch_load`.
+
+    MMEngine's model-zoo schemes (``torchvision://``, ``modelzoo://``,
+    ``open-mmlab://``, ``openmmlab://``, ``mmcls://``) map their name to a
+    URL and download it with ``mmengine.runner.checkpoint.load_from_http``,
+    whose ``torch.hub`` loader unpickles with ``weights_only=False``. That
+    one function is replaced by :func:`load_from_http_safely`, so those
+    schemes keep their name-to-URL mapping and load weights-only too.
     """
     loaders: List[tuple] = [('', load_local_checkpoint),
-                            (('http://', 'https://'), load_url_checkpoint)]
+                            (('http://', 'https://'), load_from_http_safely)]
     for prefixes, loader in loaders:
         CheckpointLoader.register_scheme(
             prefixes=prefixes, loader=_as_scheme_loader(loader), force=True)
+    mmengine_checkpoint.load_from_http = load_from_http_safely
 
 
 def _as_scheme_loader(loader: Callable) -> Callable:

@@ -112,3 +112,35 @@ def test_getattr_is_limited_to_history_buffer_statistics(tmp_path):
         torch.save(dict(x=_Getattr(name)), path)
         with pytest.raises(CheckpointSafetyError):
             safe_torch_load(path)
+
+
+def _seed_torchvision_cache(tmp_path, monkeypatch, marker):
+    """A crafted file where MMEngine's ``torchvision://resnet18`` looks."""
+    from mmengine.runner.checkpoint import get_torchvision_models
+    home = tmp_path / 'torch_home'
+    monkeypatch.setenv('TORCH_HOME', str(home))
+    url = get_torchvision_models()['resnet18']
+    cache = home / 'hub' / 'checkpoints' / os.path.basename(url)
+    cache.parent.mkdir(parents=True)
+    torch.save({'state_dict': {}, 'meta': _RunsCode(str(marker))}, cache)
+
+
+@pytest.mark.parametrize('where', ['load_from', 'student_pretrained'])
+def test_model_zoo_schemes_load_weights_only(crafted, monkeypatch, where):
+    # torchvision:// (like modelzoo://, open-mmlab://, mmcls://) resolves a
+    # name to a URL and downloads it through MMEngine's load_from_http,
+    # which mmenergykd replaces with its weights-only loader.
+    tmp_path, marker, _, data, teacher = crafted
+    _seed_torchvision_cache(tmp_path, monkeypatch, marker)
+    cfg = reliability_cfg(str(tmp_path / 'work'), data, teacher,
+                          max_epochs=1, mixup=False)
+    if where == 'load_from':
+        cfg.load_from = 'torchvision://resnet18'
+    else:
+        cfg.model.student.init_cfg = dict(
+            type='Pretrained', checkpoint='torchvision://resnet18')
+    path = write_cfg(cfg, str(tmp_path / 'cfg.py'))
+    with pytest.raises(CheckpointSafetyError, match='weights_only'):
+        train_main([path, '--work-dir', str(tmp_path / 'work')])
+    assert not marker.exists()
+    assert not (tmp_path / 'work' / 'epoch_1.pth').exists()

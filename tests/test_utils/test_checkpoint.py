@@ -66,3 +66,45 @@ def test_pkg_resources_available_for_mmpretrain_configs():
     from mmengine.hub import get_config
     cfg = get_config('mmpretrain::resnet/resnet18_8xb32_in1k.py')
     assert cfg.model.backbone.depth == 18
+
+
+@pytest.mark.parametrize('keep', [0, 1, 3, 10, 5000, 20000, 0.5, -10])
+def test_cut_short_checkpoint_is_reported_as_corrupt(tmp_path, keep):
+    # Every cut of a torch.save file (torch fails in its pickle reader, its
+    # zip reader, or with OSError 'Invalid argument' depending on where the
+    # cut falls) is a CorruptCheckpointError naming the file, never a
+    # safety refusal or a bare OSError.
+    from mmenergykd.utils.checkpoint import CorruptCheckpointError
+    full = tmp_path / 'full.pth'
+    torch.save({'state_dict': {'w': torch.randn(400, 100)}}, full)
+    data = full.read_bytes()
+    if isinstance(keep, float):
+        keep = int(len(data) * keep)
+    path = tmp_path / 'cut.pth'
+    path.write_bytes(data[:keep])
+    with pytest.raises(CorruptCheckpointError, match='cut short'):
+        safe_torch_load(str(path))
+    with pytest.raises(CorruptCheckpointError, match=str(path)):
+        CheckpointLoader.load_checkpoint(str(path), map_location='cpu')
+
+
+def test_download_from_a_stalled_server_times_out(tmp_path, monkeypatch):
+    # A server that accepts the connection and never answers: the download
+    # gives up after DOWNLOAD_TIMEOUT_S with the local-path advice.
+    import socket
+    import time
+
+    from mmenergykd.utils import checkpoint as ckpt_module
+    monkeypatch.setattr(ckpt_module, 'DOWNLOAD_TIMEOUT_S', 1.0)
+    server = socket.socket()
+    server.bind(('127.0.0.1', 0))
+    server.listen(1)
+    try:
+        url = f'http://127.0.0.1:{server.getsockname()[1]}/teacher.pth'
+        start = time.monotonic()
+        with pytest.raises(ConnectionError, match='local file path'):
+            ckpt_module.load_url_checkpoint(url, model_dir=str(tmp_path))
+        assert time.monotonic() - start < 30
+        assert socket.getdefaulttimeout() is None  # restored
+    finally:
+        server.close()
