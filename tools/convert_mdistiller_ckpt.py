@@ -20,6 +20,8 @@ try:
 except ImportError:  # running from a source checkout without installing
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from mmenergykd.utils.checkpoint import (  # noqa: E402
+    CheckpointSafetyError, CorruptCheckpointError)
 from mmenergykd.utils.convert_mdistiller import (  # noqa: E402
     MDISTILLER_MODEL_NAMES, ConversionError, convert_mdistiller_checkpoint)
 
@@ -57,7 +59,8 @@ def main(argv=None) -> int:
         out = convert_mdistiller_checkpoint(
             args.src, args.dst, args.model, config=args.config,
             prefix=args.prefix)
-    except (ConversionError, FileNotFoundError) as err:
+    except (ConversionError, FileNotFoundError, CheckpointSafetyError,
+            CorruptCheckpointError) as err:
         print(f'error: {err}', file=sys.stderr)
         return 1
     print(f'Converted {len(out["state_dict"])} tensors of '

@@ -18,6 +18,8 @@ from typing import Dict, List, Mapping, Optional, Tuple, Union
 
 import torch
 
+from .checkpoint import safe_torch_load
+
 __all__ = [
     'MDISTILLER_MODEL_NAMES', 'ConversionError', 'resolve_model_name',
     'default_config_path', 'build_model_from_config',
@@ -269,6 +271,16 @@ def convert_mdistiller_state_dict(
     missing = [
         k for k in target if k not in renamed and k not in mismatched_targets
     ]
+    # Checkpoints saved before PyTorch 0.4.1 (the CRD zoo was trained on
+    # 0.4.0) have no BatchNorm `num_batches_tracked`; PyTorch itself fills it
+    # with 0 when loading them, and so does the conversion.
+    for key in [
+            k for k in missing if k.endswith('.num_batches_tracked') and
+            k[:-len('num_batches_tracked')] + 'running_mean' in renamed
+    ]:
+        converted[key] = torch.zeros_like(target[key])
+        renamed[key] = '(filled: 0)'
+        missing.remove(key)
     if unexpected or missing or duplicated or mismatched:
         parts = [
             f'The checkpoint does not match model {model_name!r} '
@@ -286,6 +298,12 @@ def convert_mdistiller_state_dict(
             parts.append(_listing('Source keys mapped twice', duplicated))
         parts.append('Check that --model names the architecture the '
                      'checkpoint was trained with.')
+        heads = sorted({k.split('.', 1)[0] for k in state_dict if '.' in k})
+        if {'student', 'teacher'} & set(heads):
+            parts.append('The keys start with ' + ', '.join(
+                f'`{h}.`' for h in heads) + ': this looks like a full '
+                'distiller checkpoint; pass --prefix student. (or teacher.) '
+                'to convert one of its networks.')
         raise ConversionError('\n'.join(parts))
     return OrderedDict((k, converted[k]) for k in target)
 
@@ -331,7 +349,7 @@ def convert_mdistiller_checkpoint(src: Union[str, Path],
         config = default_config_path(name)
     if not src.is_file():
         raise FileNotFoundError(f'No such checkpoint: {src}')
-    checkpoint = torch.load(src, map_location='cpu', weights_only=True)
+    checkpoint = safe_torch_load(str(src), map_location='cpu')
     state_dict = convert_mdistiller_state_dict(
         extract_state_dict(checkpoint, prefix), name, config)
     meta = {

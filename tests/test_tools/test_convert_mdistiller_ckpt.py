@@ -621,3 +621,42 @@ def test_shape_mismatch_is_reported():
     assert 'Shape mismatches (1)' in message
     assert 'fc.weight (10, 64) -> head.fc.weight (100, 64)' in message
     assert 'Target keys not filled' not in message
+
+
+def test_checkpoint_without_num_batches_tracked_converts():
+    # PyTorch 0.4.0 checkpoints (the CRD zoo's) have no BatchNorm
+    # num_batches_tracked; they convert like PyTorch loads them (filled
+    # with 0) and give the same logits.
+    original = random_reference_weights('resnet20')
+    old = OrderedDict((k, v) for k, v in original.items()
+                      if not k.endswith('num_batches_tracked'))
+    assert len(old) < len(original)
+    converted = convert_mdistiller_state_dict(old, 'resnet20')
+    filled = [k for k in converted if k.endswith('num_batches_tracked')]
+    assert filled and all(converted[k].item() == 0 for k in filled)
+    model = load_converted('resnet20', converted)
+    x = fixed_inputs(2)
+    with torch.no_grad():
+        expected = reference_forward('resnet20', original, x)
+        assert (model(x, mode='tensor') - expected).abs().max() < 1e-4
+
+
+def test_distiller_checkpoint_without_prefix_suggests_it():
+    student = random_reference_weights('resnet20')
+    full = OrderedDict([('student.' + k, v) for k, v in student.items()] +
+                       [('teacher.' + k, v) for k, v in student.items()])
+    with pytest.raises(ConversionError, match='--prefix student.'):
+        convert_mdistiller_state_dict(full, 'resnet20')
+
+
+def test_unreadable_source_is_an_error_line(tmp_path):
+    src = tmp_path / 'cut.pth'
+    torch.save({'model': random_reference_weights('resnet20')}, src)
+    src.write_bytes(src.read_bytes()[:5000])
+    returncode, _, stderr = _run_cli_parallel(
+        {'cut': [str(src), str(tmp_path / 'o.pth'), '--model',
+                 'resnet20']}, tmp_path)['cut']
+    assert returncode == 1
+    assert 'Traceback' not in stderr, stderr
+    assert 'error:' in stderr and 'cut short' in stderr
+    assert not (tmp_path / 'o.pth').exists()

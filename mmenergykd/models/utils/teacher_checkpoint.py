@@ -71,7 +71,15 @@ def compare_state_dicts(expected: Dict[str, torch.Tensor],
         shape mismatches; empty when the two fit.
     """
     problems = []
-    missing = [k for k in expected if k not in given]
+    # BatchNorm's `num_batches_tracked` is absent from checkpoints saved by
+    # PyTorch < 0.4.1 (and from some converted ones); PyTorch's strict
+    # load_state_dict fills it with 0, so it is not reported as missing when
+    # the rest of that BatchNorm is there.
+    missing = [
+        k for k in expected if k not in given and not (
+            k.endswith('.num_batches_tracked') and
+            k[:-len('num_batches_tracked')] + 'running_mean' in given)
+    ]
     unexpected = [k for k in given if k not in expected]
     mismatched = shape_mismatches(expected, given)
     if missing:

@@ -246,3 +246,24 @@ def test_non_finite_loss_stops_before_the_optimizer_step(teacher_ckpt):
     model.check_finite_loss = False
     loss, _ = model.parse_losses(model(**data, mode='loss'))
     assert not torch.isfinite(loss)
+
+
+def test_teacher_checkpoint_without_num_batches_tracked_loads(
+        teacher_ckpt, tmp_path):
+    # Checkpoints from PyTorch < 0.4.1 lack BatchNorm num_batches_tracked;
+    # PyTorch's strict load accepts them, and so does the teacher loader.
+    full = torch.load(teacher_ckpt, weights_only=True)
+    old = {k: v for k, v in full['state_dict'].items()
+           if not k.endswith('num_batches_tracked')}
+    assert len(old) < len(full['state_dict'])
+    path = str(tmp_path / 'old.pth')
+    torch.save({'state_dict': old}, path)
+    model = build_model(tiny_distiller_cfg(path))
+    for key, value in model.teacher.state_dict().items():
+        if not key.endswith('num_batches_tracked'):
+            assert torch.equal(value, full['state_dict'][key]), key
+    # ...but a BatchNorm missing its statistics is still refused
+    del old['backbone.bn1.running_mean']
+    torch.save({'state_dict': old}, path)
+    with pytest.raises(ValueError, match='backbone.bn1.running_mean'):
+        build_model(tiny_distiller_cfg(path))
