@@ -1,7 +1,9 @@
 # CIFAR-100 (32x32) Wide ResNet; CRD / mdistiller zoo: wrn_16_2.
-# The backbone types are registered by `mmenergykd`: a top-level config needs
-# custom_imports = dict(imports=['mmenergykd'], allow_failed_imports=False).
 # Zoo weights: tools/convert_mdistiller_ckpt.py SRC DST --model wrn_16_2
+# The backbone types are registered by `mmenergykd`; importing it here lets
+# plain MMPretrain (mmpretrain.get_model / init_model, its tools/train.py)
+# build this config directly.
+custom_imports = dict(imports=['mmenergykd'], allow_failed_imports=False)
 model = dict(
     type='ImageClassifier',
     backbone=dict(type='CifarWideResNet', arch='wrn_16_2'),
