@@ -140,7 +140,12 @@ def tiny_distiller_cfg(teacher_ckpt: Optional[str],
                        num_classes: int = 5,
                        distill_losses: Optional[dict] = None,
                        **kwargs) -> dict:
-    """An ``EnergyKDDistiller`` dict with tiny teacher and student."""
+    """An ``EnergyKDDistiller`` dict with tiny teacher and student.
+
+    ``teacher_ckpt=None`` gives a random teacher (``allow_random_teacher``).
+    """
+    if teacher_ckpt is None:
+        kwargs.setdefault('allow_random_teacher', True)
     return dict(
         type='EnergyKDDistiller',
         student=tiny_classifier(num_classes, base=4),

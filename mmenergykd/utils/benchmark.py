@@ -187,6 +187,8 @@ def load_setup(settings: BenchSettings) -> dict:
     cfg = Config.fromfile(settings.config)
     model_cfg = copy.deepcopy(cfg.model.to_dict())
     model_cfg['teacher_ckpt'] = settings.teacher_ckpt
+    # Timing needs no trained teacher: random weights cost the same.
+    model_cfg['allow_random_teacher'] = settings.teacher_ckpt is None
     if model_cfg.get('data_preprocessor') is None \
             and cfg.get('data_preprocessor') is not None:
         # as MMEngine's Runner does

@@ -66,6 +66,10 @@ def env(tmp_path_factory):
     files['student_only'] = save_openmmlab_checkpoint(
         build_model(tiny_classifier(5, base=4)), str(root / 'student.pth'))
     files['teacher3'] = save_tiny_teacher(str(root / 't3.pth'), num_classes=3)
+    from mmenergykd.apis import export_student
+    files['exported'] = export_student(files['base_cfg'],
+                                       files['distiller_ckpt'],
+                                       str(root / 'exported_student.pth'))
     return root, files
 
 
@@ -124,6 +128,15 @@ def heda_edit(**changes):
     return edit
 
 
+def teacher_pretrained_edit(file_key, **pretrained):
+    """No teacher_ckpt; the teacher's own init_cfg Pretrained instead."""
+    def edit(cfg, files):
+        cfg.model.teacher_ckpt = None
+        cfg.model.teacher.init_cfg = dict(
+            type='Pretrained', checkpoint=files[file_key], **pretrained)
+    return edit
+
+
 # --- teacher checkpoints ---------------------------------------------------
 TEACHER_CASES = [
     ('missing', model_edit(teacher_ckpt='/nonexistent/teacher.pth'),
@@ -150,6 +163,20 @@ TEACHER_CASES = [
      r'`model.teacher_ckpt` .* could not be read as a PyTorch checkpoint'),
     ('not_a_string', model_edit(teacher_ckpt=123), TypeError,
      r'`model.teacher_ckpt` must be a file path'),
+    # no checkpoint at all: refused instead of distilling a random teacher
+    ('no_teacher_ckpt', model_edit(teacher_ckpt=None), ValueError,
+     r'`model.teacher_ckpt` is not set.*random weights.*'
+     r'allow_random_teacher'),
+    # the mmrazor way (teacher init_cfg Pretrained) is loaded strictly too,
+    # where MMEngine would only log the size mismatches
+    ('teacher_pretrained_wrong_arch', teacher_pretrained_edit('t34'),
+     ValueError, r'(?s)does not fit the teacher.*unexpected keys'),
+    ('teacher_pretrained_prefix',
+     teacher_pretrained_edit('teacher', prefix='backbone'),
+     ValueError, r'a teacher must load whole.*model.teacher_ckpt'),
+    ('exported_student_as_teacher', model_edit(teacher_ckpt='{exported}'),
+     ValueError, r'(?s)a student exported by tools/export_student.py.*'
+     r'does not fit the teacher'),
 ]
 
 

@@ -47,6 +47,28 @@ def _add_note(err: BaseException, note: str) -> None:
     err.add_note(note)
 
 
+def _teacher_pretrained(teacher: nn.Module) -> Optional[str]:
+    """The checkpoint of the teacher's ``init_cfg=dict(type='Pretrained')``.
+
+    MMEngine would load it non-strictly (a checkpoint of another width only
+    logs a warning); the distiller loads it strictly instead, as
+    ``teacher_ckpt``.
+    """
+    init_cfg = getattr(teacher, 'init_cfg', None)
+    cfgs = init_cfg if isinstance(init_cfg, (list, tuple)) else [init_cfg]
+    for cfg in cfgs:
+        if isinstance(cfg, Mapping) and cfg.get('type') == 'Pretrained':
+            if cfg.get('prefix'):
+                raise ValueError(
+                    "`model.teacher.init_cfg` is dict(type='Pretrained', "
+                    f"prefix={cfg['prefix']!r}): a teacher must load whole "
+                    'and strictly. Set `model.teacher_ckpt` to a checkpoint '
+                    'of the full teacher instead.')
+            teacher.init_cfg = None
+            return cfg.get('checkpoint')
+    return None
+
+
 def _fp16_autocast(device_type: str) -> bool:
     """Whether float16 autocast (with loss scaling) is on for the device."""
     try:
@@ -90,8 +112,11 @@ class EnergyKDDistiller(CheckpointGuardMixin, BaseModel):
         teacher (dict | str): Teacher model config, same forms.
         teacher_ckpt (str, optional): Teacher weights, a path or URL in the
             OpenMMLab layout (``{'state_dict': ...}``), loaded strictly with
-            ``weights_only=True`` at build time. ``None`` keeps a randomly
-            initialised teacher (for tests and speed benchmarks only; warns).
+            ``weights_only=True`` at build time. When ``None``, the
+            ``checkpoint`` of the teacher's own
+            ``init_cfg=dict(type='Pretrained', ...)`` is loaded the same
+            way; without either, building fails unless
+            ``allow_random_teacher`` is set.
         distill_losses (dict): Name -> loss config. Names must contain
             ``'loss'`` (e.g. ``loss_kd``) so MMEngine sums them. Each loss
             class declares ``distill_inputs``, what its ``forward`` takes:
@@ -122,6 +147,9 @@ class EnergyKDDistiller(CheckpointGuardMixin, BaseModel):
         compile_teacher (bool | dict): ``torch.compile`` the teacher's
             forward (a dict is passed to ``torch.compile`` as keyword
             arguments). Defaults to False.
+        allow_random_teacher (bool): Accept a teacher with no checkpoint
+            (random weights; warns). For smoke tests and speed benchmarks
+            only. Defaults to False.
         init_cfg (dict, optional): Initialisation config.
 
     Example:
@@ -148,6 +176,7 @@ class EnergyKDDistiller(CheckpointGuardMixin, BaseModel):
                  channels_last: bool = False,
                  teacher_inference_mode: bool = False,
                  compile_teacher: Union[bool, dict] = False,
+                 allow_random_teacher: bool = False,
                  init_cfg: Optional[dict] = None):
         if data_preprocessor is None:
             data_preprocessor = resolve_model_cfg(student, 'student').get(
@@ -167,12 +196,23 @@ class EnergyKDDistiller(CheckpointGuardMixin, BaseModel):
         self._check_num_classes(self.student, teacher_model)
         self._check_preprocessor_classes()
         if teacher_ckpt is None:
+            teacher_ckpt = _teacher_pretrained(teacher_model)
+        if teacher_ckpt is not None:
+            load_teacher_checkpoint(teacher_model, teacher_ckpt)
+        elif allow_random_teacher:
             warnings.warn('`teacher_ckpt` is None: the teacher keeps its '
-                          'random initialisation. Set `model.teacher_ckpt` '
-                          'to distil from a trained teacher.')
+                          'random initialisation (allow_random_teacher=True). '
+                          'Set `model.teacher_ckpt` to distil from a trained '
+                          'teacher.')
             teacher_model.init_weights()
         else:
-            load_teacher_checkpoint(teacher_model, teacher_ckpt)
+            raise ValueError(
+                '`model.teacher_ckpt` is not set, so the teacher would keep '
+                'random weights and the student would learn from noise. Set '
+                '`model.teacher_ckpt` to the trained teacher (a path or URL '
+                "in the OpenMMLab layout, e.g. --cfg-options "
+                'model.teacher_ckpt=/path/to/teacher.pth). Only for smoke '
+                'tests and speed benchmarks: model.allow_random_teacher=True.')
         teacher_model.eval()
         teacher_model.requires_grad_(False)
         # Kept outside the module tree: see the class docstring.

@@ -135,10 +135,14 @@ def load_teacher_checkpoint(teacher: nn.Module, teacher_ckpt: str) -> None:
     expected = teacher.state_dict()
     problems = compare_state_dicts(expected, state_dict)
     if problems:
+        meta = checkpoint.get('meta') if isinstance(checkpoint, dict) else None
+        exported = isinstance(meta, dict) and 'exported_from' in meta
+        kind = (' is a student exported by tools/export_student.py (from '
+                f"{meta['exported_from']!r}) and" if exported else '')
         raise ValueError(
-            f'`teacher_ckpt` {teacher_ckpt!r} does not fit the teacher model '
-            f'({type(teacher).__name__}); check that `model.teacher` is the '
-            'architecture the checkpoint was trained with (and its '
+            f'`teacher_ckpt` {teacher_ckpt!r}{kind} does not fit the teacher '
+            f'model ({type(teacher).__name__}); check that `model.teacher` '
+            'is the architecture the checkpoint was trained with (and its '
             '`num_classes`):\n  ' + '\n  '.join(problems))
     non_finite = [
         k for k, v in state_dict.items() if isinstance(v, torch.Tensor)

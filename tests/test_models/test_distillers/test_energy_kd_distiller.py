@@ -267,3 +267,26 @@ def test_teacher_checkpoint_without_num_batches_tracked_loads(
     torch.save({'state_dict': old}, path)
     with pytest.raises(ValueError, match='backbone.bn1.running_mean'):
         build_model(tiny_distiller_cfg(path))
+
+
+def test_teacher_from_its_pretrained_init_cfg_loads_strictly(teacher_ckpt):
+    cfg = tiny_distiller_cfg(teacher_ckpt)
+    cfg['teacher_ckpt'] = None
+    cfg['teacher']['init_cfg'] = dict(type='Pretrained',
+                                      checkpoint=teacher_ckpt)
+    model = build_model(cfg)
+    saved = torch.load(teacher_ckpt, weights_only=True)['state_dict']
+    for key, value in model.teacher.state_dict().items():
+        assert torch.equal(value, saved[key]), key
+    model.init_weights()  # never reloads or re-initialises the teacher
+    for key, value in model.teacher.state_dict().items():
+        assert torch.equal(value, saved[key]), key
+
+
+def test_random_teacher_only_when_allowed():
+    cfg = tiny_distiller_cfg(None)
+    cfg.pop('allow_random_teacher')
+    with pytest.raises(ValueError, match='`model.teacher_ckpt` is not set'):
+        build_model(cfg)
+    with pytest.warns(UserWarning, match='random initialisation'):
+        build_model(dict(cfg, allow_random_teacher=True))
