@@ -1,4 +1,6 @@
 # Copyright (c) mmenergykd contributors. All rights reserved.
+from typing import Optional
+
 from torch import Tensor, nn
 
 from mmenergykd.registry import MODELS
@@ -30,6 +32,12 @@ class EnergyDKDLoss(EnergyTemperatureMixin, nn.Module):
         low_ratio (float): Defaults to 0.2.
         high_ratio (float): Defaults to 0.2.
         loss_weight (float): Defaults to 1.0.
+        temperature (float, optional): :class:`DKDLoss`'s name for the base
+            temperature, accepted as ``mid_temperature`` (the middle-energy
+            group's, the same in both temperature directions), so a
+            ``DKDLoss`` config turns into an ``EnergyDKDLoss`` one by adding
+            the energy settings. Giving both with different values is an
+            error.
     """
 
     #: What ``EnergyKDDistiller`` passes to ``forward``.
@@ -44,8 +52,16 @@ class EnergyDKDLoss(EnergyTemperatureMixin, nn.Module):
                  energy_temperature: float = 4.0,
                  low_ratio: float = 0.2,
                  high_ratio: float = 0.2,
-                 loss_weight: float = 1.0):
+                 loss_weight: float = 1.0,
+                 temperature: Optional[float] = None):
         super().__init__()
+        if temperature is not None:
+            if mid_temperature not in (4.0, temperature):
+                raise ValueError(
+                    f'EnergyDKDLoss got `temperature={temperature!r}` and '
+                    f'`mid_temperature={mid_temperature!r}`, two names for '
+                    'the same (middle-energy) temperature: set only one.')
+            mid_temperature = temperature
         check_dkd_weights(alpha, beta)
         self._init_energy(low_energy_temperature, mid_temperature,
                           high_energy_temperature, energy_temperature,

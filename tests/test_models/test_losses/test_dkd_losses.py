@@ -77,6 +77,25 @@ def test_energy_dkd_equal_temperatures_is_dkd(batch):
                           plain(student, teacher, labels), rtol=0, atol=0)
 
 
+def test_energy_dkd_takes_dkd_temperature_as_mid(batch):
+    # A DKDLoss config plus the energy settings: `temperature` is the base
+    # (middle-energy) temperature.
+    student, teacher, labels = batch
+    alias = EnergyDKDLoss(alpha=1.0, beta=8.0, temperature=3.0,
+                          low_energy_temperature=5.0,
+                          high_energy_temperature=1.5)
+    named = EnergyDKDLoss(alpha=1.0, beta=8.0, mid_temperature=3.0,
+                          low_energy_temperature=5.0,
+                          high_energy_temperature=1.5)
+    assert alias.group_temperatures.tolist() == [5.0, 3.0, 1.5]
+    for loss in (alias, named):
+        loss.set_thresholds(-8.0, -6.0)
+    assert torch.equal(alias(student, teacher, labels),
+                       named(student, teacher, labels))
+    with pytest.raises(ValueError, match='set only one'):
+        EnergyDKDLoss(temperature=3.0, mid_temperature=5.0)
+
+
 def test_dkd_invalid():
     with pytest.raises(ValueError, match='beta'):
         DKDLoss(beta=-1)
