@@ -410,6 +410,15 @@ class EnergyTemperatureMixin:
         groups = self._lookup(self._group_cache, teacher_logits, key)
         if groups is not None:
             return groups
+        if getattr(self, 'check_finite', False) and \
+                not torch.isfinite(teacher_logits).all():
+            # A NaN energy fails both threshold comparisons and would land
+            # in the middle group silently. (Off inside EnergyKDDistiller,
+            # which checks the teacher's logits once per step itself.)
+            raise ValueError(
+                'The teacher produced non-finite logits (NaN or Inf), so '
+                'their energy groups are undefined. Check `teacher_ckpt` '
+                'and the input normalisation.')
         energies = self.energies(teacher_logits)
         if self.is_calibrated:
             tau_low = self.low_threshold.to(energies.device)

@@ -53,3 +53,15 @@ def test_sorted_index_edges():
     assert low == math.inf and high == -math.inf
     with pytest.raises(ValueError, match='high_ratio'):
         sorted_index_thresholds(energies, 0.2, 1.5)
+
+
+def test_sample_temperatures_refuses_non_finite_teacher_logits():
+    from mmenergykd.models.losses import EnergyDKDLoss, EnergyKDLoss
+    logits = torch.randn(4, 5)
+    logits[1, 2] = float('nan')
+    for loss in (EnergyKDLoss(), EnergyDKDLoss()):
+        loss.set_thresholds(-3.0, -1.0)
+        with pytest.raises(ValueError, match='non-finite'):
+            loss.sample_temperatures(logits)
+        with pytest.raises(ValueError, match='non-finite'):
+            loss.energy_groups(logits.nan_to_num(nan=float('inf')))
