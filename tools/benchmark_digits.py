@@ -62,8 +62,8 @@ METHODS = OrderedDict([
 
 # The default run follows the configs (train_cfg.max_epochs of student.py
 # and teacher.py); --quick shortens it to these:
-QUICK_EPOCHS = 15
-QUICK_TEACHER_EPOCHS = 20
+QUICK_EPOCHS = 12
+QUICK_TEACHER_EPOCHS = 15
 GROUP_NAMES = ('low', 'mid', 'high')
 # Relative cost of a run (HE-DA adds a forward / backward on the mixed half
 # of each batch), used to schedule the runs.
