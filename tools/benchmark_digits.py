@@ -23,6 +23,7 @@ import argparse
 import copy
 import datetime
 import json
+import multiprocessing
 import os
 import os.path as osp
 import platform
@@ -30,6 +31,7 @@ import sys
 import time
 import warnings
 from collections import OrderedDict
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import Dict, List, Optional, Sequence
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -293,6 +295,17 @@ def dataset_labels(dataset_cfg: dict) -> np.ndarray:
     dataset = DATASETS.build(cfg)
     return np.array([dataset.get_data_info(i)['gt_label']
                      for i in range(len(dataset))])
+
+
+def _spawn_pool(workers: int) -> ProcessPoolExecutor:
+    """Worker processes for the runs.
+
+    ``spawn``: a fresh interpreter per worker (forking a process whose
+    OpenMP pool is running is unsafe). A worker that dies makes the executor
+    raise instead of hanging.
+    """
+    return ProcessPoolExecutor(workers,
+                               mp_context=multiprocessing.get_context('spawn'))
 
 
 def run_job(job: dict) -> dict:
@@ -643,6 +656,25 @@ def run_benchmark(args: argparse.Namespace,
         f'epochs; {args.workers} worker process(es), {args.threads} torch '
         f'thread(s) each; work dir {work_dir}')
 
+    # The student-alone runs need no teacher: with more than one worker,
+    # one process trains them while this one trains the teacher (the teacher
+    # phase would otherwise leave a core idle).
+    def job_for(method: str, seed: int, teacher_ckpt: Optional[str]) -> dict:
+        return dict(method=method, seed=seed, epochs=args.epochs,
+                    work_dir=work_dir, teacher_ckpt=teacher_ckpt,
+                    verbose=args.verbose, stamp=stamp, threads=args.threads)
+
+    early_jobs = [
+        job_for(method, seed, None) for method in args.methods
+        for seed in seeds if method == 'student'
+    ] if args.workers > 1 and not args.teacher_ckpt else []
+    early_pool, early_futures = None, []
+    if early_jobs:
+        early_pool = _spawn_pool(1)
+        early_futures = [early_pool.submit(run_job, j) for j in early_jobs]
+        log(f'{len(early_jobs)} student-alone run(s) started on 1 worker '
+            'process next to the teacher')
+
     # teacher ------------------------------------------------------------
     teacher_cfg = build_cfg('teacher.py', osp.join(work_dir, 'teacher'),
                             seed=0, epochs=args.teacher_epochs,
@@ -710,15 +742,15 @@ def run_benchmark(args: argparse.Namespace,
     del teacher_model
 
     # methods --------------------------------------------------------------
+    early = {(j['method'], j['seed']) for j in early_jobs}
     jobs = [
-        dict(method=method, seed=seed, epochs=args.epochs,
-             work_dir=work_dir, teacher_ckpt=teacher_path,
-             verbose=args.verbose, stamp=stamp, threads=args.threads)
-        for method in args.methods for seed in seeds
+        job_for(method, seed, teacher_path) for method in args.methods
+        for seed in seeds if (method, seed) not in early
     ]
     # The HE-DA runs cost the most: start them first so that no worker is
     # left alone with a long run at the end.
     jobs.sort(key=lambda j: -COST[j['method']])
+    total = len(jobs) + len(early_jobs)
     done: Dict[tuple, dict] = {}
 
     def finished(out: dict) -> None:
@@ -726,30 +758,30 @@ def run_benchmark(args: argparse.Namespace,
         log(f"{METHODS[out['method']][1]}: seed {out['seed']} done: best "
             f"{out['best']:.2f} (epoch {out['best_epoch']}), last "
             f"{out['last']:.2f}, {out['seconds']:.0f} s  [{len(done)}/"
-            f'{len(jobs)} runs, {(time.time() - t_start) / 60:.1f} min]')
+            f'{total} runs, {(time.time() - t_start) / 60:.1f} min]')
 
     workers = min(args.workers, len(jobs))
-    if workers <= 1:
-        for job in jobs:
-            finished(run_job(job))
-    else:
-        import multiprocessing as mp
-        from concurrent.futures import ProcessPoolExecutor, as_completed
-        log(f'{len(jobs)} runs on {workers} worker processes '
-            f'({args.threads} torch thread(s) each)')
-        # spawn: a fresh interpreter per worker (forking a process whose
-        # OpenMP pool is running is unsafe). A worker that dies makes the
-        # executor raise instead of hanging.
-        with ProcessPoolExecutor(
-                workers, mp_context=mp.get_context('spawn')) as pool:
-            futures = [pool.submit(run_job, job) for job in jobs]
-            try:
-                for future in as_completed(futures):
-                    finished(future.result())
-            except BaseException:
-                for future in futures:
-                    future.cancel()
-                raise
+    futures = list(early_futures)
+    pool = None
+    try:
+        if workers <= 1:
+            for job in jobs:
+                finished(run_job(job))
+        elif jobs:
+            log(f'{len(jobs)} runs on {workers} worker processes '
+                f'({args.threads} torch thread(s) each)')
+            pool = _spawn_pool(workers)
+            futures += [pool.submit(run_job, job) for job in jobs]
+        for future in as_completed(futures):
+            finished(future.result())
+    except BaseException:
+        for future in futures:
+            future.cancel()
+        raise
+    finally:
+        for executor in (early_pool, pool):
+            if executor is not None:
+                executor.shutdown(wait=True, cancel_futures=True)
     runs: Dict[str, List[dict]] = OrderedDict(
         (method, [done[(method, seed)] for seed in seeds])
         for method in args.methods)

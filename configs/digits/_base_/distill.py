@@ -12,4 +12,7 @@ model = dict(
     teacher={{_base_.teacher_model}},
     teacher_ckpt=teacher_ckpt,
     student_loss_weight=1.0,
+    # The teacher's forward is a third of a step here: inference mode skips
+    # autograd's bookkeeping for it (same values as no_grad).
+    teacher_inference_mode=True,
     distill_losses=dict())
