@@ -53,7 +53,10 @@ def test_tiny_run(tmp_path, capfd):
     out = capfd.readouterr().out  # worker processes write to the fd
     # progress lines and the markdown table
     assert 'Teacher: training for 1 epochs' in out
-    assert '4 runs on 2 worker processes' in out
+    # the student alone trains next to the teacher, the rest after it
+    assert ('1 student-alone run(s) started on 1 worker process next to '
+            'the teacher') in out
+    assert '3 runs on 2 worker processes' in out
     assert '[4/4 runs' in out
     assert '[kd seed 0] epoch   1/1 val top-1' in out
     assert '| Method | Best-epoch top-1 (%) | Last-epoch top-1 (%)' in out
