@@ -15,7 +15,7 @@ import os
 import os.path as osp
 import pickle
 import socket
-from typing import Any, Callable, List, Optional, Union
+from typing import Any, Callable, Container, List, Optional, Union
 from urllib.error import URLError
 
 import numpy as np
@@ -29,6 +29,7 @@ __all__ = [
     'CheckpointSafetyError', 'CorruptCheckpointError',
     'safe_globals_for_mmengine', 'safe_torch_load',
     'load_local_checkpoint', 'load_url_checkpoint', 'load_from_http_safely',
+    'fillable_bn_counter',
     'register_safe_checkpoint_loaders', 'DOWNLOAD_TIMEOUT_S'
 ]
 
@@ -158,6 +159,19 @@ def _shorter_than_zip_magic(f: Any) -> bool:
     except OSError:
         return False
     return len(head) < 4 and b'PK\x03\x04'.startswith(head)
+
+
+def fillable_bn_counter(key: str, present: Container[str]) -> bool:
+    """Whether a missing ``key`` is a BatchNorm ``num_batches_tracked`` that
+    PyTorch's strict ``load_state_dict`` fills with 0 itself.
+
+    Checkpoints saved by PyTorch < 0.4.1 (the CRD CIFAR zoo was trained on
+    0.4.0) have no such key; it only counts as fillable when the rest of
+    that BatchNorm (its ``running_mean``) is among the ``present`` keys.
+    """
+    suffix = 'num_batches_tracked'
+    return key.endswith('.' + suffix) and \
+        key[:-len(suffix)] + 'running_mean' in present
 
 
 def load_local_checkpoint(filename: str,

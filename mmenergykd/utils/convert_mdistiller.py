@@ -18,7 +18,7 @@ from typing import Dict, List, Mapping, Optional, Tuple, Union
 
 import torch
 
-from .checkpoint import safe_torch_load
+from .checkpoint import fillable_bn_counter, safe_torch_load
 
 __all__ = [
     'MDISTILLER_MODEL_NAMES', 'ConversionError', 'resolve_model_name',
@@ -271,13 +271,9 @@ def convert_mdistiller_state_dict(
     missing = [
         k for k in target if k not in renamed and k not in mismatched_targets
     ]
-    # Checkpoints saved before PyTorch 0.4.1 (the CRD zoo was trained on
-    # 0.4.0) have no BatchNorm `num_batches_tracked`; PyTorch itself fills it
-    # with 0 when loading them, and so does the conversion.
-    for key in [
-            k for k in missing if k.endswith('.num_batches_tracked') and
-            k[:-len('num_batches_tracked')] + 'running_mean' in renamed
-    ]:
+    # PyTorch < 0.4.1 checkpoints lack BatchNorm `num_batches_tracked`;
+    # filled with 0, as PyTorch's own loading does.
+    for key in [k for k in missing if fillable_bn_counter(k, renamed)]:
         converted[key] = torch.zeros_like(target[key])
         renamed[key] = '(filled: 0)'
         missing.remove(key)

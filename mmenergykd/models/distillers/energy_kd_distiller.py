@@ -64,7 +64,6 @@ def _teacher_pretrained(teacher: nn.Module) -> Optional[str]:
                     f"prefix={cfg['prefix']!r}): a teacher must load whole "
                     'and strictly. Set `model.teacher_ckpt` to a checkpoint '
                     'of the full teacher instead.')
-            teacher.init_cfg = None
             return cfg.get('checkpoint')
     return None
 

@@ -11,6 +11,7 @@ __all__ = [
     'energy_score', 'sorted_index_thresholds', 'batch_thresholds',
     'is_number', 'check_temperature', 'MAX_TEMPERATURE',
     'assign_energy_groups', 'check_ratio', 'check_positive', 'check_logits',
+    'check_finite_logits',
     'EnergyTemperatureMixin', 'init_calibration_record',
     'record_calibration_settings', 'fill_calibration_record',
     'calibration_settings_change'
@@ -97,7 +98,16 @@ def check_logits(student_logits: Tensor,
             f'num_classes), got student {tuple(student_logits.shape)} and '
             f'teacher {tuple(teacher_logits.shape)}. Make `num_classes` of '
             'the student head equal to that of the teacher head.')
-    if check_finite and not torch.isfinite(teacher_logits).all():
+    if check_finite:
+        check_finite_logits(teacher_logits)
+
+
+def check_finite_logits(teacher_logits: Tensor) -> None:
+    """Raise a ValueError when the teacher's logits hold NaN or Inf.
+
+    Reads one value back from the device (a host-device synchronisation).
+    """
+    if not torch.isfinite(teacher_logits).all():
         raise ValueError(
             'The teacher produced non-finite logits (NaN or Inf). Check '
             '`teacher_ckpt` (a corrupted or mismatched checkpoint) and the '
@@ -410,15 +420,11 @@ class EnergyTemperatureMixin:
         groups = self._lookup(self._group_cache, teacher_logits, key)
         if groups is not None:
             return groups
-        if getattr(self, 'check_finite', False) and \
-                not torch.isfinite(teacher_logits).all():
+        if self.check_finite:
             # A NaN energy fails both threshold comparisons and would land
             # in the middle group silently. (Off inside EnergyKDDistiller,
             # which checks the teacher's logits once per step itself.)
-            raise ValueError(
-                'The teacher produced non-finite logits (NaN or Inf), so '
-                'their energy groups are undefined. Check `teacher_ckpt` '
-                'and the input normalisation.')
+            check_finite_logits(teacher_logits)
         energies = self.energies(teacher_logits)
         if self.is_calibrated:
             tau_low = self.low_threshold.to(energies.device)

@@ -83,7 +83,8 @@ class EnergyDKDLoss(EnergyTemperatureMixin, nn.Module):
         Returns:
             Tensor: A float32 scalar, already multiplied by ``loss_weight``.
         """
-        check_logits(student_logits, teacher_logits, self.check_finite)
+        # finiteness: checked by sample_temperatures (self.check_finite)
+        check_logits(student_logits, teacher_logits, check_finite=False)
         check_labels(gt_labels, student_logits)
         temperatures = self.sample_temperatures(teacher_logits)
         per_sample = per_sample_dkd(student_logits, teacher_logits, gt_labels,

@@ -71,7 +71,8 @@ class EnergyKDLoss(EnergyTemperatureMixin, nn.Module):
         Returns:
             Tensor: A float32 scalar, already multiplied by ``loss_weight``.
         """
-        check_logits(student_logits, teacher_logits, self.check_finite)
+        # finiteness: checked by sample_temperatures (self.check_finite)
+        check_logits(student_logits, teacher_logits, check_finite=False)
         temperatures = self.sample_temperatures(teacher_logits)
         per_sample = per_sample_kd(student_logits, teacher_logits,
                                    temperatures)

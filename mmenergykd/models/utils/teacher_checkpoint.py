@@ -9,6 +9,7 @@ from torch import nn
 
 from mmenergykd.utils.checkpoint import (CheckpointSafetyError,
                                          CorruptCheckpointError,
+                                         fillable_bn_counter,
                                          load_local_checkpoint,
                                          load_url_checkpoint)
 
@@ -71,14 +72,9 @@ def compare_state_dicts(expected: Dict[str, torch.Tensor],
         shape mismatches; empty when the two fit.
     """
     problems = []
-    # BatchNorm's `num_batches_tracked` is absent from checkpoints saved by
-    # PyTorch < 0.4.1 (and from some converted ones); PyTorch's strict
-    # load_state_dict fills it with 0, so it is not reported as missing when
-    # the rest of that BatchNorm is there.
     missing = [
-        k for k in expected if k not in given and not (
-            k.endswith('.num_batches_tracked') and
-            k[:-len('num_batches_tracked')] + 'running_mean' in given)
+        k for k in expected
+        if k not in given and not fillable_bn_counter(k, given)
     ]
     unexpected = [k for k in given if k not in expected]
     mismatched = shape_mismatches(expected, given)
@@ -135,7 +131,7 @@ def load_teacher_checkpoint(teacher: nn.Module, teacher_ckpt: str) -> None:
     expected = teacher.state_dict()
     problems = compare_state_dicts(expected, state_dict)
     if problems:
-        meta = checkpoint.get('meta') if isinstance(checkpoint, dict) else None
+        meta = checkpoint.get('meta')  # a dict: extract_state_dict checked
         exported = isinstance(meta, dict) and 'exported_from' in meta
         kind = (' is a student exported by tools/export_student.py (from '
                 f"{meta['exported_from']!r}) and" if exported else '')
