@@ -57,8 +57,9 @@ def unique_experiment_name(work_dir: str) -> str:
 
 def save_openmmlab_checkpoint(model: torch.nn.Module, path: str) -> str:
     """Save ``model`` as ``{'meta': ..., 'state_dict': ...}``."""
-    torch.save(dict(meta=dict(note='test checkpoint'),
-                    state_dict=model.state_dict()), path)
+    torch.save(
+        dict(meta=dict(note='test checkpoint'), state_dict=model.state_dict()),
+        path)
     return path
 
 
@@ -117,7 +118,8 @@ def tiny_imagenet_cfg(config_path: str,
     return cfg
 
 
-def tiny_classifier(num_classes: int = 5, base: int = 8,
+def tiny_classifier(num_classes: int = 5,
+                    base: int = 8,
                     depth: int = 18) -> dict:
     """A small ResNet ``ImageClassifier`` dict (fast on CPU)."""
     return dict(
@@ -169,14 +171,17 @@ def save_tiny_teacher(path: str, num_classes: int = 5, seed: int = 0) -> str:
     return save_openmmlab_checkpoint(teacher, path)
 
 
-def random_batch(num: int = 6, num_classes: int = 5, size: int = 16,
+def random_batch(num: int = 6,
+                 num_classes: int = 5,
+                 size: int = 16,
                  seed: int = 0) -> dict:
     """A batch as a dataloader yields it (uint8 images, DataSamples)."""
     from mmpretrain.structures import DataSample
     gen = torch.Generator().manual_seed(seed)
     inputs = [
-        torch.randint(0, 256, (3, size, size), generator=gen,
-                      dtype=torch.uint8) for _ in range(num)
+        torch.randint(
+            0, 256, (3, size, size), generator=gen, dtype=torch.uint8)
+        for _ in range(num)
     ]
     samples = []
     for i in range(num):
@@ -197,8 +202,8 @@ def tiny_runner_cfg(work_dir: str,
                     seed: int = 0,
                     **model_kwargs) -> Config:
     """A full Runner config: tiny distiller on tiny ImageNet-layout data."""
-    model = tiny_distiller_cfg(teacher_ckpt, distill_losses=distill_losses,
-                               **model_kwargs)
+    model = tiny_distiller_cfg(
+        teacher_ckpt, distill_losses=distill_losses, **model_kwargs)
     preprocessor = model.pop('data_preprocessor')
     train_pipeline = [dict(type='LoadImageFromFile')]
     if augment:
@@ -255,18 +260,19 @@ def tiny_runner_cfg(work_dir: str,
             log_level='WARNING'))
 
 
-def make_cifar100_folder(root: str, train_per_class: int = 1,
-                         test_per_class: int = 1, seed: int = 0) -> str:
+def make_cifar100_folder(root: str,
+                         train_per_class: int = 1,
+                         test_per_class: int = 1,
+                         seed: int = 0) -> str:
     """Write tiny CIFAR-100 python-version files (no download, no md5)."""
     import pickle
     rng = np.random.default_rng(seed)
     folder = osp.join(root, 'cifar-100-python')
     os.makedirs(folder, exist_ok=True)
-    for split, per_class in (('train', train_per_class),
-                             ('test', test_per_class)):
+    for split, per_class in (('train', train_per_class), ('test',
+                                                          test_per_class)):
         labels = np.repeat(np.arange(100), per_class)
-        data = rng.integers(0, 256, (len(labels), 3 * 32 * 32),
-                            dtype=np.uint8)
+        data = rng.integers(0, 256, (len(labels), 3 * 32 * 32), dtype=np.uint8)
         entry = dict(
             filenames=[f'{split}_{i}.png' for i in range(len(labels))],
             fine_labels=labels.tolist(),
@@ -275,6 +281,8 @@ def make_cifar100_folder(root: str, train_per_class: int = 1,
         with open(osp.join(folder, split), 'wb') as f:
             pickle.dump(entry, f)
     with open(osp.join(folder, 'meta'), 'wb') as f:
-        pickle.dump(dict(fine_label_names=[f'c{i}' for i in range(100)],
-                         coarse_label_names=[f'g{i}' for i in range(20)]), f)
+        pickle.dump(
+            dict(
+                fine_label_names=[f'c{i}' for i in range(100)],
+                coarse_label_names=[f'g{i}' for i in range(20)]), f)
     return root

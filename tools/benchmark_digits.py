@@ -69,14 +69,22 @@ QUICK_TEACHER_EPOCHS = 15
 GROUP_NAMES = ('low', 'mid', 'high')
 # Relative cost of a run (HE-DA adds a forward / backward on the mixed half
 # of each batch), used to schedule the runs.
-COST = dict(student=1, kd=2, dkd=2, energykd=2, energykd_release=2,
-            energydkd=2, kd_heda=3, energykd_heda=3, kd_random_mix=3)
+COST = dict(
+    student=1,
+    kd=2,
+    dkd=2,
+    energykd=2,
+    energykd_release=2,
+    energydkd=2,
+    kd_heda=3,
+    energykd_heda=3,
+    kd_random_mix=3)
 
 
 def config_epochs(config: str) -> int:
     """``train_cfg.max_epochs`` of a config in configs/digits."""
-    return int(Config.fromfile(osp.join(CONFIG_DIR,
-                                        config)).train_cfg.max_epochs)
+    return int(
+        Config.fromfile(osp.join(CONFIG_DIR, config)).train_cfg.max_epochs)
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -84,44 +92,60 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         description='Teacher once, then every method x seeds on sklearn '
         'digits; prints a markdown table, writes results.json and plots.')
     parser.add_argument(
-        '--seeds', type=int, default=None,
+        '--seeds',
+        type=int,
+        default=None,
         help='number of seeds per method (default 3; 1 with --quick)')
     parser.add_argument(
-        '--quick', action='store_true',
+        '--quick',
+        action='store_true',
         help=f'one seed, {QUICK_EPOCHS} student / {QUICK_TEACHER_EPOCHS} '
         'teacher epochs (a few minutes)')
     parser.add_argument(
-        '--work-dir', default='work_dirs/digits_benchmark',
+        '--work-dir',
+        default='work_dirs/digits_benchmark',
         help='where runs, results.json and the plots go')
     parser.add_argument(
-        '--methods', default=','.join(METHODS),
+        '--methods',
+        default=','.join(METHODS),
         help='comma-separated subset of: ' + ', '.join(METHODS))
     parser.add_argument(
-        '--epochs', type=int, default=None,
+        '--epochs',
+        type=int,
+        default=None,
         help='student epochs (default: configs/digits/student.py, quick '
         f'{QUICK_EPOCHS})')
     parser.add_argument(
-        '--teacher-epochs', type=int, default=None,
+        '--teacher-epochs',
+        type=int,
+        default=None,
         help='teacher epochs (default: configs/digits/teacher.py, quick '
         f'{QUICK_TEACHER_EPOCHS})')
     parser.add_argument(
-        '--teacher-ckpt', default=None,
+        '--teacher-ckpt',
+        default=None,
         help='use this trained teacher checkpoint instead of training one')
     parser.add_argument(
-        '--first-seed', type=int, default=0,
+        '--first-seed',
+        type=int,
+        default=0,
         help='seeds are first-seed, first-seed + 1, ... (default 0)')
     parser.add_argument(
-        '--workers', type=int, default=min(2, os.cpu_count() or 1),
+        '--workers',
+        type=int,
+        default=min(2,
+                    os.cpu_count() or 1),
         help='runs trained at the same time, each in its own process '
         '(default: 2, or 1 on a 1-core machine)')
     parser.add_argument(
-        '--threads', type=int, default=1,
+        '--threads',
+        type=int,
+        default=1,
         help='torch threads per process (default 1: these networks are too '
         'small to gain from more, and several threads per process slow '
         'down badly when the cores are busy)')
     parser.add_argument(
-        '--verbose', action='store_true',
-        help="show MMEngine's own INFO logs")
+        '--verbose', action='store_true', help="show MMEngine's own INFO logs")
     args = parser.parse_args(argv)
     if args.seeds is None:
         args.seeds = 1 if args.quick else 3
@@ -166,8 +190,9 @@ def import_package() -> None:
     compiled ops; numpy's notes on flushed denormals)."""
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')
-        import mmenergykd  # noqa: F401
         import sklearn.model_selection  # noqa: F401
+
+        import mmenergykd  # noqa: F401
         np.finfo(np.float32), np.finfo(np.float64)
 
 
@@ -187,7 +212,10 @@ class ProgressHook(Hook):
 
     priority = 'VERY_LOW'
 
-    def __init__(self, tag: str, max_epochs: int, print_every: int,
+    def __init__(self,
+                 tag: str,
+                 max_epochs: int,
+                 print_every: int,
                  init_seed: Optional[int] = None):
         self.tag = tag
         self.max_epochs = max_epochs
@@ -243,8 +271,11 @@ def build_cfg(config: str, work_dir: str, seed: int, epochs: int,
 def run_one(cfg: Config, tag: str, epochs: int) -> dict:
     """Train one config; return the accuracy curve and the trained model."""
     from mmengine.runner import Runner
-    hook = ProgressHook(tag, epochs, print_every=max(1, epochs // 3),
-                        init_seed=cfg.randomness['seed'])
+    hook = ProgressHook(
+        tag,
+        epochs,
+        print_every=max(1, epochs // 3),
+        init_seed=cfg.randomness['seed'])
     start = time.time()
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')
@@ -267,7 +298,8 @@ def run_one(cfg: Config, tag: str, epochs: int) -> dict:
 
 
 @torch.no_grad()
-def predict_logits(model: torch.nn.Module, dataset_cfg: dict,
+def predict_logits(model: torch.nn.Module,
+                   dataset_cfg: dict,
                    batch_size: int = 256) -> torch.Tensor:
     """Logits of ``model`` (eval mode) over a dataset, in dataset order."""
     from mmengine.dataset import pseudo_collate
@@ -278,10 +310,10 @@ def predict_logits(model: torch.nn.Module, dataset_cfg: dict,
     model.eval()
     outputs = []
     for start in range(0, len(dataset), batch_size):
-        batch = pseudo_collate(
-            [dataset[i] for i in range(start,
-                                       min(start + batch_size,
-                                           len(dataset)))])
+        batch = pseudo_collate([
+            dataset[i]
+            for i in range(start, min(start + batch_size, len(dataset)))
+        ])
         data = model.data_preprocessor(batch, False)
         outputs.append(model(data['inputs'], mode='tensor').float().cpu())
     model.train(was_training)
@@ -293,8 +325,8 @@ def dataset_labels(dataset_cfg: dict) -> np.ndarray:
     cfg = copy.deepcopy(dataset_cfg)
     cfg['pipeline'] = []
     dataset = DATASETS.build(cfg)
-    return np.array([dataset.get_data_info(i)['gt_label']
-                     for i in range(len(dataset))])
+    return np.array(
+        [dataset.get_data_info(i)['gt_label'] for i in range(len(dataset))])
 
 
 def _spawn_pool(workers: int) -> ProcessPoolExecutor:
@@ -304,8 +336,8 @@ def _spawn_pool(workers: int) -> ProcessPoolExecutor:
     OpenMP pool is running is unsafe). A worker that dies makes the executor
     raise instead of hanging.
     """
-    return ProcessPoolExecutor(workers,
-                               mp_context=multiprocessing.get_context('spawn'))
+    return ProcessPoolExecutor(
+        workers, mp_context=multiprocessing.get_context('spawn'))
 
 
 def run_job(job: dict) -> dict:
@@ -321,10 +353,14 @@ def run_job(job: dict) -> dict:
     method, seed = job['method'], job['seed']
     config, label = METHODS[method]
     tag = f'{method} seed {seed}'
-    cfg = build_cfg(config, osp.join(job['work_dir'], method, f'seed{seed}'),
-                    seed=seed, epochs=job['epochs'],
-                    teacher_ckpt=job['teacher_ckpt'], verbose=job['verbose'],
-                    name=f"{method}_seed{seed}_{job['stamp']}")
+    cfg = build_cfg(
+        config,
+        osp.join(job['work_dir'], method, f'seed{seed}'),
+        seed=seed,
+        epochs=job['epochs'],
+        teacher_ckpt=job['teacher_ckpt'],
+        verbose=job['verbose'],
+        name=f"{method}_seed{seed}_{job['stamp']}")
     log(f'{label}: seed {seed} started')
     out = run_one(cfg, tag, job['epochs'])
     runner = out.pop('runner')
@@ -348,8 +384,10 @@ def energy_thresholds(model: torch.nn.Module) -> Dict[str, List[float]]:
         if not consumer.is_calibrated:
             continue
         low = getattr(consumer, 'low_threshold', None)
-        out[name] = [float(low) if low is not None else float('-inf'),
-                     float(consumer.high_threshold)]
+        out[name] = [
+            float(low) if low is not None else float('-inf'),
+            float(consumer.high_threshold)
+        ]
     return out
 
 
@@ -437,16 +475,16 @@ def group_table(results: dict) -> str:
     groups = results['energy_groups']
     sizes = groups['val_sizes']
     lines = [
-        '| Student accuracy (%) on val, by teacher energy | '
-        + ' | '.join(f'{g} (n={sizes[g]})' for g in GROUP_NAMES) + ' |',
+        '| Student accuracy (%) on val, by teacher energy | ' +
+        ' | '.join(f'{g} (n={sizes[g]})' for g in GROUP_NAMES) + ' |',
         '|---|' + '---|' * len(GROUP_NAMES),
-        '| Teacher | ' + ' | '.join(
-            f"{groups['teacher'][g]:.2f}" for g in GROUP_NAMES) + ' |',
+        '| Teacher | ' + ' | '.join(f"{groups['teacher'][g]:.2f}"
+                                    for g in GROUP_NAMES) + ' |',
     ]
     for name, per_group in groups['methods'].items():
         label = results['summary'][name]['label']
-        lines.append(f'| {label} | ' + ' | '.join(
-            f"{per_group[g]['mean']:.2f}" for g in GROUP_NAMES) + ' |')
+        lines.append(f'| {label} | ' + ' | '.join(f"{per_group[g]['mean']:.2f}"
+                                                  for g in GROUP_NAMES) + ' |')
     return '\n'.join(lines)
 
 
@@ -462,9 +500,16 @@ def make_plots(results: dict, train_energies: np.ndarray,
     settings = results['settings']
     names = list(summary)
     labels = [summary[n]['label'] for n in names]
-    colors = dict(student='#8c8c8c', kd='C0', dkd='C2', energykd='C3',
-                  energykd_release='C4', energydkd='C5', kd_heda='C1',
-                  energykd_heda='C6', kd_random_mix='C9')
+    colors = dict(
+        student='#8c8c8c',
+        kd='C0',
+        dkd='C2',
+        energykd='C3',
+        energykd_release='C4',
+        energydkd='C5',
+        kd_heda='C1',
+        energykd_heda='C6',
+        kd_random_mix='C9')
     teacher_acc = results['teacher']['last']
     student_last = summary.get('student', {}).get('last', {}).get('mean')
     ypos = np.arange(len(names))[::-1]
@@ -474,23 +519,48 @@ def make_plots(results: dict, train_energies: np.ndarray,
     lasts = [summary[n]['last']['mean'] for n in names]
     stds = [summary[n]['last']['std'] for n in names]
     bests = [summary[n]['best']['mean'] for n in names]
-    ax.barh(ypos, lasts, 0.62, xerr=stds, capsize=3,
-            color=[colors[n] for n in names], ecolor='black',
-            label='last epoch: mean ± std over seeds')
+    ax.barh(
+        ypos,
+        lasts,
+        0.62,
+        xerr=stds,
+        capsize=3,
+        color=[colors[n] for n in names],
+        ecolor='black',
+        label='last epoch: mean ± std over seeds')
     seen = []
     for y, n in zip(ypos, names):
         runs = summary[n]['last_runs']
         seen.extend(runs)
-        ax.plot(runs, [y] * len(runs), 'o', ms=4, mfc='white', mec='black',
-                label=None if len(seen) > len(runs) else 'last epoch, '
-                'one seed')
-    ax.plot(bests, ypos, 'D', ms=6, color='black', mfc='gold',
-            label='best epoch: mean over seeds')
-    ax.axvline(teacher_acc, color='black', ls='--', lw=1.2,
-               label=f'teacher {teacher_acc:.2f}')
+        ax.plot(
+            runs, [y] * len(runs),
+            'o',
+            ms=4,
+            mfc='white',
+            mec='black',
+            label=None if len(seen) > len(runs) else 'last epoch, '
+            'one seed')
+    ax.plot(
+        bests,
+        ypos,
+        'D',
+        ms=6,
+        color='black',
+        mfc='gold',
+        label='best epoch: mean over seeds')
+    ax.axvline(
+        teacher_acc,
+        color='black',
+        ls='--',
+        lw=1.2,
+        label=f'teacher {teacher_acc:.2f}')
     if student_last is not None:
-        ax.axvline(student_last, color='#555555', ls=':', lw=1.4,
-                   label=f'student alone {student_last:.2f}')
+        ax.axvline(
+            student_last,
+            color='#555555',
+            ls=':',
+            lw=1.4,
+            label=f'student alone {student_last:.2f}')
     left = min(seen + [teacher_acc]) - 1.0
     for y, n, last, std, best in zip(ypos, names, lasts, stds, bests):
         text = fmt(summary[n]['last'])
@@ -507,9 +577,14 @@ def make_plots(results: dict, train_energies: np.ndarray,
         f"from teacher {results['teacher']['model']}\n"
         f"{settings['num_val']} held-out images, {settings['seeds']} seed(s),"
         f" {settings['epochs']} epochs; right: last-epoch mean ± std "
-        '(gain over the student alone)', fontsize=10)
-    ax.legend(loc='upper center', bbox_to_anchor=(0.5, -0.13), ncol=3,
-              fontsize=8, frameon=False)
+        '(gain over the student alone)',
+        fontsize=10)
+    ax.legend(
+        loc='upper center',
+        bbox_to_anchor=(0.5, -0.13),
+        ncol=3,
+        fontsize=8,
+        frameon=False)
     fig.tight_layout()
     fig.subplots_adjust(right=0.72)
     path = osp.join(work_dir, 'accuracy.png')
@@ -525,11 +600,20 @@ def make_plots(results: dict, train_energies: np.ndarray,
     lo_edge = min(train_energies.min(), aug_energies.min())
     hi_edge = max(train_energies.max(), aug_energies.max())
     bins = np.linspace(lo_edge, hi_edge, 61)
-    ax.hist(train_energies, bins=bins, color='#7a9cc6', edgecolor='white',
-            label='training images as they are')
-    ax.hist(aug_energies, bins=bins, histtype='step', color='#1f3b73',
-            lw=1.5, label='the same with the training crops '
-            '(what calibration sees)')
+    ax.hist(
+        train_energies,
+        bins=bins,
+        color='#7a9cc6',
+        edgecolor='white',
+        label='training images as they are')
+    ax.hist(
+        aug_energies,
+        bins=bins,
+        histtype='step',
+        color='#1f3b73',
+        lw=1.5,
+        label='the same with the training crops '
+        '(what calibration sees)')
     ax.axvspan(lo_edge, low, color='C2', alpha=0.10, lw=0)
     ax.axvspan(high, hi_edge, color='C3', alpha=0.10, lw=0)
 
@@ -546,11 +630,10 @@ def make_plots(results: dict, train_energies: np.ndarray,
          f'{share(aug_energies > high)})'),
     ]
     if heda is not None:
-        marks.append(
-            (heda, 'C1', '--', f'HE-DA threshold {heda:.2f}: target '
-             f"{100 * settings['heda_ratio']:.0f} % above (here "
-             f'{share(train_energies > heda)} / '
-             f'{share(aug_energies > heda)})'))
+        marks.append((heda, 'C1', '--', f'HE-DA threshold {heda:.2f}: target '
+                      f"{100 * settings['heda_ratio']:.0f} % above (here "
+                      f'{share(train_energies > heda)} / '
+                      f'{share(aug_energies > heda)})'))
     for value, color, ls, text in marks:
         ax.axvline(value, color=color, ls=ls, lw=2, label=text)
     ax.set_xlabel('teacher energy  E(x) = -T logsumexp(z / T),  T = '
@@ -561,10 +644,12 @@ def make_plots(results: dict, train_energies: np.ndarray,
     where = ('computed from these energies (no Energy KD run)'
              if source.startswith('computed') else
              f"calibrated in the run '{source}'")
-    ax.set_title(f'Teacher energy on the {len(train_energies)} training '
-                 f'images; thresholds {where}\n(shares: images as they '
-                 'are / with crops; the calibration pass uses the crops '
-                 'and drops the last partial batch)', fontsize=9.5)
+    ax.set_title(
+        f'Teacher energy on the {len(train_energies)} training '
+        f'images; thresholds {where}\n(shares: images as they '
+        'are / with crops; the calibration pass uses the crops '
+        'and drops the last partial batch)',
+        fontsize=9.5)
     ax.legend(fontsize=8, loc='upper left')
     fig.tight_layout()
     path = osp.join(work_dir, 'energy_hist.png')
@@ -592,19 +677,31 @@ def make_plots(results: dict, train_energies: np.ndarray,
         limit = 1.0
     cmap = plt.get_cmap('PiYG').with_extremes(bad='#e6e6e6')
     fig, ax = plt.subplots(figsize=(9.5, 0.5 * len(rows) + 2.3))
-    image = ax.imshow(np.ma.masked_invalid(gains), cmap=cmap, vmin=-limit,
-                      vmax=limit, aspect='auto')
+    image = ax.imshow(
+        np.ma.masked_invalid(gains),
+        cmap=cmap,
+        vmin=-limit,
+        vmax=limit,
+        aspect='auto')
     bar = fig.colorbar(image, ax=ax, fraction=0.04, pad=0.02)
-    bar.set_label('points above (green) / below (pink) the student alone '
-                  'in that group', fontsize=8)
+    bar.set_label(
+        'points above (green) / below (pink) the student alone '
+        'in that group',
+        fontsize=8)
     for i in range(means.shape[0]):
         for j in range(means.shape[1]):
             text = f'{means[i, j]:.1f}' if i == 0 else \
                 f'{means[i, j]:.1f} ± {stds[i, j]:.1f}'
             dark = i > 0 and abs(np.nan_to_num(gains[i, j])) > 0.6 * limit
-            ax.text(j, i, text, ha='center', va='center', fontsize=9,
-                    color='white' if dark else 'black',
-                    fontweight='bold' if i == 0 else 'normal')
+            ax.text(
+                j,
+                i,
+                text,
+                ha='center',
+                va='center',
+                fontsize=9,
+                color='white' if dark else 'black',
+                fontweight='bold' if i == 0 else 'normal')
     ax.axhline(0.5, color='black', lw=1.5)
     ax.set_xticks(range(len(GROUP_NAMES)))
     ax.set_xticklabels([
@@ -614,10 +711,13 @@ def make_plots(results: dict, train_energies: np.ndarray,
     ax.xaxis.tick_top()
     ax.set_yticks(range(len(rows)))
     ax.set_yticklabels(rows)
-    ax.set_title('Top-1 (%) on the held-out split by the teacher\'s energy '
-                 'group (last epoch, mean ± std over seeds)\ngroups by the '
-                 f'Energy KD thresholds: E < {low:.2f} low, E > {high:.2f} '
-                 'high', fontsize=9.5, pad=10)
+    ax.set_title(
+        'Top-1 (%) on the held-out split by the teacher\'s energy '
+        'group (last epoch, mean ± std over seeds)\ngroups by the '
+        f'Energy KD thresholds: E < {low:.2f} low, E > {high:.2f} '
+        'high',
+        fontsize=9.5,
+        pad=10)
     fig.tight_layout()
     path = osp.join(work_dir, 'energy_groups.png')
     fig.savefig(path, dpi=110)
@@ -660,9 +760,15 @@ def run_benchmark(args: argparse.Namespace,
     # one process trains them while this one trains the teacher (the teacher
     # phase would otherwise leave a core idle).
     def job_for(method: str, seed: int, teacher_ckpt: Optional[str]) -> dict:
-        return dict(method=method, seed=seed, epochs=args.epochs,
-                    work_dir=work_dir, teacher_ckpt=teacher_ckpt,
-                    verbose=args.verbose, stamp=stamp, threads=args.threads)
+        return dict(
+            method=method,
+            seed=seed,
+            epochs=args.epochs,
+            work_dir=work_dir,
+            teacher_ckpt=teacher_ckpt,
+            verbose=args.verbose,
+            stamp=stamp,
+            threads=args.threads)
 
     early_jobs = [
         job_for(method, seed, None) for method in args.methods
@@ -676,20 +782,25 @@ def run_benchmark(args: argparse.Namespace,
             'process next to the teacher')
 
     # teacher ------------------------------------------------------------
-    teacher_cfg = build_cfg('teacher.py', osp.join(work_dir, 'teacher'),
-                            seed=0, epochs=args.teacher_epochs,
-                            teacher_ckpt=None, verbose=args.verbose,
-                            name=f'teacher_{stamp}')
+    teacher_cfg = build_cfg(
+        'teacher.py',
+        osp.join(work_dir, 'teacher'),
+        seed=0,
+        epochs=args.teacher_epochs,
+        teacher_ckpt=None,
+        verbose=args.verbose,
+        name=f'teacher_{stamp}')
     base = Config.fromfile(osp.join(CONFIG_DIR, 'energykd.py'))
     val_data = base.val_dataloader.dataset.to_dict()
-    train_eval_data = dict(base.train_dataloader.dataset.to_dict(),
-                           pipeline=base.test_pipeline)
+    train_eval_data = dict(
+        base.train_dataloader.dataset.to_dict(), pipeline=base.test_pipeline)
     energy_loss_cfg = base.model.distill_losses.loss_energykd
     e_temp = float(energy_loss_cfg.energy_temperature)
     low_ratio = float(energy_loss_cfg.low_ratio)
     high_ratio = float(energy_loss_cfg.high_ratio)
-    heda_ratio = float(Config.fromfile(osp.join(
-        CONFIG_DIR, 'energykd_heda.py')).custom_hooks[1].high_ratio)
+    heda_ratio = float(
+        Config.fromfile(osp.join(
+            CONFIG_DIR, 'energykd_heda.py')).custom_hooks[1].high_ratio)
 
     if args.teacher_ckpt:
         from mmenergykd.models.utils import (build_classifier,
@@ -697,27 +808,36 @@ def run_benchmark(args: argparse.Namespace,
         teacher_path = osp.abspath(args.teacher_ckpt)
         log(f'Teacher: using {teacher_path} (not trained here)')
         teacher_model = build_classifier(
-            dict(teacher_cfg.model,
-                 data_preprocessor=dict(type='ClsDataPreprocessor',
-                                        **teacher_cfg.data_preprocessor)),
-            'teacher')
+            dict(
+                teacher_cfg.model,
+                data_preprocessor=dict(
+                    type='ClsDataPreprocessor',
+                    **teacher_cfg.data_preprocessor)), 'teacher')
         load_teacher_checkpoint(teacher_model, teacher_path)
         val_logits = predict_logits(teacher_model, val_data)
         val_y = dataset_labels(val_data)
         acc = float((val_logits.argmax(1).numpy() == val_y).mean() * 100)
-        teacher = dict(best=acc, last=acc, best_epoch=None, curve=[acc],
-                       seconds=0.0, checkpoint=teacher_path, trained=False)
+        teacher = dict(
+            best=acc,
+            last=acc,
+            best_epoch=None,
+            curve=[acc],
+            seconds=0.0,
+            checkpoint=teacher_path,
+            trained=False)
     else:
         log(f'Teacher: training for {args.teacher_epochs} epochs (seed 0)')
         out = run_one(teacher_cfg, 'teacher', args.teacher_epochs)
         teacher_model = out.pop('runner').model
         teacher_path = osp.join(work_dir, 'teacher', 'teacher.pth')
         torch.save(
-            dict(meta=dict(note='digits benchmark teacher',
-                           config='configs/digits/teacher.py',
-                           epochs=args.teacher_epochs,
-                           val_top1=out['last']),
-                 state_dict=teacher_model.state_dict()), teacher_path)
+            dict(
+                meta=dict(
+                    note='digits benchmark teacher',
+                    config='configs/digits/teacher.py',
+                    epochs=args.teacher_epochs,
+                    val_top1=out['last']),
+                state_dict=teacher_model.state_dict()), teacher_path)
         teacher = dict(out, checkpoint=teacher_path, trained=True)
         log(f"Teacher: val top-1 {out['last']:.2f} (best {out['best']:.2f} "
             f"at epoch {out['best_epoch']}), {out['seconds']:.0f} s, saved "
@@ -732,8 +852,8 @@ def run_benchmark(args: argparse.Namespace,
     with torch.random.fork_rng():
         state = np.random.get_state()
         np.random.seed(0)
-        aug_logits = predict_logits(
-            teacher_model, base.train_dataloader.dataset.to_dict())
+        aug_logits = predict_logits(teacher_model,
+                                    base.train_dataloader.dataset.to_dict())
         np.random.set_state(state)
     aug_energies = energy_score(aug_logits, e_temp).numpy()
     val_energies = energy_score(val_logits, e_temp).numpy()
@@ -810,13 +930,18 @@ def run_benchmark(args: argparse.Namespace,
 
     val_groups = np.where(val_energies < thresholds[0], 0,
                           np.where(val_energies > thresholds[1], 2, 1))
-    sizes = {g: int((val_groups == i).sum())
-             for i, g in enumerate(GROUP_NAMES)}
+    sizes = {
+        g: int((val_groups == i).sum())
+        for i, g in enumerate(GROUP_NAMES)
+    }
 
     def group_acc(correct: np.ndarray) -> Dict[str, float]:
-        return {g: float(100 * correct[val_groups == i].mean())
-                if sizes[g] else float('nan')
-                for i, g in enumerate(GROUP_NAMES)}
+        return {
+            g:
+            float(100 * correct[val_groups == i].mean())
+            if sizes[g] else float('nan')
+            for i, g in enumerate(GROUP_NAMES)
+        }
 
     summary: Dict[str, dict] = OrderedDict()
     group_results: Dict[str, dict] = OrderedDict()
@@ -831,12 +956,16 @@ def run_benchmark(args: argparse.Namespace,
             last_runs=[r['last'] for r in method_runs],
             best_epochs=[r['best_epoch'] for r in method_runs],
             seconds=float(np.mean([r['seconds'] for r in method_runs])))
-        per_seed = [group_acc(np.array(r['val_correct_last'], bool))
-                    for r in method_runs]
+        per_seed = [
+            group_acc(np.array(r['val_correct_last'], bool))
+            for r in method_runs
+        ]
         for r, acc in zip(method_runs, per_seed):
             r['group_acc_last'] = acc
         group_results[method] = {
-            g: mean_std([a[g] for a in per_seed]) for g in GROUP_NAMES}
+            g: mean_std([a[g] for a in per_seed])
+            for g in GROUP_NAMES
+        }
         summary[method] = stat
     if 'student' in summary:
         for method, stat in summary.items():
@@ -845,18 +974,20 @@ def run_benchmark(args: argparse.Namespace,
             for key in ('best', 'last'):
                 # per seed: this method minus the student alone of the same
                 # seed (same initial weights, batches and crops)
-                diffs = [r[key] - student_runs[r['seed']][key]
-                         for r in runs[method] if r['seed'] in student_runs]
+                diffs = [
+                    r[key] - student_runs[r['seed']][key] for r in runs[method]
+                    if r['seed'] in student_runs
+                ]
                 stat[f'gain_{key}'] = mean_std(diffs)
-            stat['wins_last'] = int(sum(
-                r['last'] > student_runs[r['seed']]['last']
-                for r in runs[method] if r['seed'] in student_runs))
+            stat['wins_last'] = int(
+                sum(r['last'] > student_runs[r['seed']]['last']
+                    for r in runs[method] if r['seed'] in student_runs))
 
     base_cfg = Config.fromfile(osp.join(CONFIG_DIR, 'student.py'))
     results = dict(
         settings=dict(
-            command='python tools/benchmark_digits.py ' + ' '.join(
-                sys.argv[1:] if argv is None else list(argv)),
+            command='python tools/benchmark_digits.py ' +
+            ' '.join(sys.argv[1:] if argv is None else list(argv)),
             methods=args.methods,
             seeds=len(seeds),
             seed_list=seeds,
@@ -897,13 +1028,13 @@ def run_benchmark(args: argparse.Namespace,
                 max=float(train_energies.max()),
                 mean=float(train_energies.mean()),
                 share_below_low=float((train_energies < thresholds[0]).mean()),
-                share_above_high=float(
-                    (train_energies > thresholds[1]).mean())),
+                share_above_high=float((train_energies
+                                        > thresholds[1]).mean())),
             train_energy_with_crops=dict(
                 mean=float(aug_energies.mean()),
                 share_below_low=float((aug_energies < thresholds[0]).mean()),
-                share_above_high=float(
-                    (aug_energies > thresholds[1]).mean()))),
+                share_above_high=float((aug_energies
+                                        > thresholds[1]).mean()))),
         runs=runs,
     )
     results['wall_seconds'] = time.time() - t_start

@@ -20,8 +20,9 @@ try:
 except ImportError:  # running from a source checkout without installing
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from mmenergykd.utils.checkpoint import (  # noqa: E402
-    CheckpointSafetyError, CorruptCheckpointError)
+from mmenergykd.utils.checkpoint import (
+    CheckpointSafetyError,  # noqa: E402
+    CorruptCheckpointError)
 from mmenergykd.utils.convert_mdistiller import (  # noqa: E402
     MDISTILLER_MODEL_NAMES, ConversionError, convert_mdistiller_checkpoint)
 
@@ -57,7 +58,10 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     try:
         out = convert_mdistiller_checkpoint(
-            args.src, args.dst, args.model, config=args.config,
+            args.src,
+            args.dst,
+            args.model,
+            config=args.config,
             prefix=args.prefix)
     except (ConversionError, FileNotFoundError, CheckpointSafetyError,
             CorruptCheckpointError) as err:

@@ -19,7 +19,6 @@ import mmenergykd  # noqa: F401  (registers components and loaders)
 from mmenergykd.engine import setup_cpu_distributed, shutdown_distributed
 from mmenergykd.utils import config_type_name
 
-
 TRAINING_ONLY_HOOKS = ('EnergyCalibrationHook', 'HighEnergyAugmentHook')
 
 
@@ -93,8 +92,11 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
                 "`default_hooks.visualization=dict(type='VisualizationHook')`"
                 ' in the config (MMPretrain\'s default_runtime.py has it).')
         hooks['visualization'].update(
-            enable=True, show=args.show, wait_time=args.wait_time,
-            out_dir=args.show_dir, interval=args.interval)
+            enable=True,
+            show=args.show,
+            wait_time=args.wait_time,
+            out_dir=args.show_dir,
+            interval=args.interval)
     if args.tta:
         if 'tta_model' not in cfg:
             cfg.tta_model = dict(type='mmpretrain.AverageClsScoreTTA')

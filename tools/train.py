@@ -14,8 +14,7 @@ from mmengine.runner import Runner
 
 import mmenergykd  # noqa: F401  (registers components and loaders)
 from mmenergykd.engine import (apply_reliability_defaults,
-                               check_epoch_settings,
-                               find_resumable_checkpoint,
+                               check_epoch_settings, find_resumable_checkpoint,
                                setup_cpu_distributed, shutdown_distributed)
 
 

@@ -12,5 +12,5 @@ param_scheduler = dict(
     type='CosineAnnealingLR', T_max=max_epochs, by_epoch=True, eta_min=0.0)
 train_cfg = dict(by_epoch=True, max_epochs=max_epochs, val_interval=1)
 default_hooks = dict(
-    checkpoint=dict(type='CheckpointHook', interval=max_epochs,
-                    max_keep_ckpts=1))
+    checkpoint=dict(
+        type='CheckpointHook', interval=max_epochs, max_keep_ckpts=1))

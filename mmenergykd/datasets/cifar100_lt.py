@@ -128,10 +128,9 @@ class CIFAR100LT(CIFAR100):
                 f'CIFAR-100 files under '
                 f"{join_path(self.data_prefix['root'], self.base_folder)} are "
                 f'{what}. CIFAR100LT does not download: place the '
-                'python-version CIFAR-100 files there'
-                + ('' if not self.check_md5 else
-                   ', or pass check_md5=False for locally generated data')
-                + '.')
+                'python-version CIFAR-100 files there' +
+                ('' if not self.check_md5 else
+                 ', or pass check_md5=False for locally generated data') + '.')
         data_list = super().load_data_list()
         if self.split != 'train':
             return data_list

@@ -58,10 +58,7 @@ def digits_split_indices(split: str,
     if not 0 < val_ratio < 1:
         raise ValueError(f'`val_ratio` must be in (0, 1), got {val_ratio!r}.')
     train_idx, val_idx = train_test_split(
-        indices,
-        test_size=val_ratio,
-        stratify=target,
-        random_state=split_seed)
+        indices, test_size=val_ratio, stratify=target, random_state=split_seed)
     return np.sort(train_idx if split == 'train' else val_idx)
 
 
@@ -155,8 +152,8 @@ class SklearnDigits(BaseDataset):
         all_images, target = _load_digits()
         indices = digits_split_indices(self.split, self.val_ratio,
                                        self.split_seed)
-        images = np.round(all_images[indices] * (255.0 / 16.0)).clip(
-            0, 255).astype(np.uint8)
+        images = np.round(all_images[indices] *
+                          (255.0 / 16.0)).clip(0, 255).astype(np.uint8)
         if self.scale_factor > 1:
             import cv2
             size = 8 * self.scale_factor
@@ -171,8 +168,12 @@ class SklearnDigits(BaseDataset):
             images = np.repeat(images, 3, axis=-1)
         images = np.ascontiguousarray(images)
         return [
-            dict(img=img, img_shape=img.shape[:2], ori_shape=img.shape[:2],
-                 gt_label=int(label), digits_index=int(idx))
+            dict(
+                img=img,
+                img_shape=img.shape[:2],
+                ori_shape=img.shape[:2],
+                gt_label=int(label),
+                digits_index=int(idx))
             for img, label, idx in zip(images, target[indices], indices)
         ]
 

@@ -1,7 +1,7 @@
 # Copyright (c) mmenergykd contributors. All rights reserved.
+from . import hooks
 from .calibration import all_calibrated, calibrate_energy, unwrap_distiller
 from .hooks import *  # noqa: F401,F403
-from . import hooks
 from .loops import ResumableEpochBasedTrainLoop, seed_everything_for_step
 from .runtime import (apply_reliability_defaults, check_epoch_settings,
                       find_resumable_checkpoint, setup_cpu_distributed,
@@ -11,6 +11,6 @@ __all__ = [
     'all_calibrated', 'calibrate_energy', 'unwrap_distiller',
     'ResumableEpochBasedTrainLoop', 'seed_everything_for_step',
     'apply_reliability_defaults', 'check_epoch_settings',
-    'find_resumable_checkpoint',
-    'setup_cpu_distributed', 'shutdown_distributed'
+    'find_resumable_checkpoint', 'setup_cpu_distributed',
+    'shutdown_distributed'
 ] + hooks.__all__

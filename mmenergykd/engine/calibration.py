@@ -16,8 +16,9 @@ from mmenergykd.models.losses.energy import (energy_score,
                                              sorted_index_thresholds)
 from .loops import seed_everything_for_step
 
-__all__ = ['unwrap_distiller', 'all_calibrated', 'calibrate_energy',
-           'QUANTILE_POINTS']
+__all__ = [
+    'unwrap_distiller', 'all_calibrated', 'calibrate_energy', 'QUANTILE_POINTS'
+]
 
 QUANTILE_POINTS = 1001
 
@@ -43,8 +44,7 @@ class _RNGGuard:
 
     def __enter__(self):
         self.states = (random.getstate(), np.random.get_state(),
-                       torch.get_rng_state(),
-                       torch.cuda.get_rng_state_all()
+                       torch.get_rng_state(), torch.cuda.get_rng_state_all()
                        if torch.cuda.is_available() else None)
 
     def __exit__(self, *exc):
@@ -125,8 +125,8 @@ def _check_labels(samples: list, num_classes: Optional[int],
                 'was saved.')
 
 
-def _teacher_energies(runner, model, temperatures: List[float]
-                      ) -> Dict[float, Tensor]:
+def _teacher_energies(runner, model,
+                      temperatures: List[float]) -> Dict[float, Tensor]:
     """Energies of the calibration samples, the same on every rank.
 
     The samples are the first ``floor(N / batch_size) * batch_size`` of the
@@ -172,8 +172,8 @@ def _teacher_energies(runner, model, temperatures: List[float]
     energies: Dict[float, List[Tensor]] = defaultdict(list)
     with _RNGGuard(), torch.no_grad():
         for batch_no, data in zip(mine, calib_loader):
-            _check_labels(data.get('data_samples') or [], num_classes,
-                          batch_no)
+            _check_labels(
+                data.get('data_samples') or [], num_classes, batch_no)
             data = model.data_preprocessor(data, False)
             try:
                 with context():
@@ -232,8 +232,9 @@ def calibrate_energy(runner) -> dict:
     energies = _teacher_energies(runner, model, temperatures)
     for temp, values in energies.items():
         if not bool(torch.isfinite(values).all()):
-            users = [n for n, c in consumers.items()
-                     if c.energy_temperature == temp]
+            users = [
+                n for n, c in consumers.items() if c.energy_temperature == temp
+            ]
             raise ValueError(
                 f'Energy calibration: the energies at energy_temperature='
                 f'{temp:g} (used by {users}) are not finite. With finite '
@@ -244,9 +245,9 @@ def calibrate_energy(runner) -> dict:
     num = int(energies[temperatures[0]].numel()) if temperatures else 0
     thresholds = {}
     for name, consumer in consumers.items():
-        low, high = sorted_index_thresholds(energies[
-            consumer.energy_temperature], consumer.low_ratio,
-                                            consumer.high_ratio)
+        low, high = sorted_index_thresholds(
+            energies[consumer.energy_temperature], consumer.low_ratio,
+            consumer.high_ratio)
         consumer.set_thresholds(low, high)
         thresholds[name] = [low, high]
     probs = torch.linspace(0, 1, QUANTILE_POINTS)

@@ -85,7 +85,7 @@ def check_epoch_settings(cfg: Config) -> None:
     found = []
     model = cfg.get('model') or {}
     if isinstance(model, dict) and any(
-            (model.get('loss_warmup_epochs') or {}).values()):
+        (model.get('loss_warmup_epochs') or {}).values()):
         found.append('`model.loss_warmup_epochs`')
     for hook in cfg.get('custom_hooks') or []:
         if isinstance(hook, dict) and config_type_name(

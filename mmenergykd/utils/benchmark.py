@@ -54,8 +54,9 @@ from torch import Tensor, nn
 
 from .config_type import config_type_name
 
-__all__ = ['BenchSettings', 'run_benchmark', 'format_report', 'main',
-           'TARGETS']
+__all__ = [
+    'BenchSettings', 'run_benchmark', 'format_report', 'main', 'TARGETS'
+]
 
 #: Targets of the issue. ``*_over_*`` ratios of step times or memory must be
 #: at most the value; the calibration throughput ratio at least the value;
@@ -133,15 +134,17 @@ def _derive_losses(distill_losses: dict) -> Tuple[dict, dict, str, str]:
         cfg.pop('type')
         if kind in _ENERGY_TYPES:
             mid = cfg.get('mid_temperature', 4.0)
-            plain = dict(temperature=mid, loss_weight=cfg.get(
-                'loss_weight', 1.0))
+            plain = dict(
+                temperature=mid, loss_weight=cfg.get('loss_weight', 1.0))
             if kind == 'EnergyDKDLoss':
-                plain.update(alpha=cfg.get('alpha', 1.0),
-                             beta=cfg.get('beta', 8.0))
-                return (dict(loss_dkd=dict(type='DKDLoss', **plain)),
-                        {name: dict(type=kind, **cfg)}, 'DKD', 'Energy DKD')
-            return (dict(loss_kd=dict(type='KDLoss', **plain)),
-                    {name: dict(type=kind, **cfg)}, 'KD', 'Energy KD')
+                plain.update(
+                    alpha=cfg.get('alpha', 1.0), beta=cfg.get('beta', 8.0))
+                return (dict(loss_dkd=dict(type='DKDLoss', **plain)), {
+                    name: dict(type=kind, **cfg)
+                }, 'DKD', 'Energy DKD')
+            return (dict(loss_kd=dict(type='KDLoss', **plain)), {
+                name: dict(type=kind, **cfg)
+            }, 'KD', 'Energy KD')
         if kind in _PLAIN_TYPES:
             temp = cfg.get('temperature', 4.0)
             energy = dict(
@@ -150,15 +153,16 @@ def _derive_losses(distill_losses: dict) -> Tuple[dict, dict, str, str]:
                 high_energy_temperature=0.5 * temp,
                 loss_weight=cfg.get('loss_weight', 1.0))
             if kind == 'DKDLoss':
-                energy.update(alpha=cfg.get('alpha', 1.0),
-                              beta=cfg.get('beta', 8.0))
-                return ({name: dict(type=kind, **cfg)},
-                        dict(loss_energydkd=dict(
-                            type='EnergyDKDLoss', **energy)), 'DKD',
-                        'Energy DKD')
-            return ({name: dict(type=kind, **cfg)},
-                    dict(loss_energykd=dict(type='EnergyKDLoss', **energy)),
-                    'KD', 'Energy KD')
+                energy.update(
+                    alpha=cfg.get('alpha', 1.0), beta=cfg.get('beta', 8.0))
+                return ({
+                    name: dict(type=kind, **cfg)
+                }, dict(loss_energydkd=dict(type='EnergyDKDLoss', **energy)),
+                        'DKD', 'Energy DKD')
+            return ({
+                name: dict(type=kind, **cfg)
+            }, dict(loss_energykd=dict(type='EnergyKDLoss', **energy)), 'KD',
+                    'Energy KD')
     raise ValueError(
         'The config has no KDLoss, DKDLoss, EnergyKDLoss or EnergyDKDLoss in '
         '`model.distill_losses`; the benchmark compares those.')
@@ -213,16 +217,17 @@ def load_setup(settings: BenchSettings) -> dict:
                 hook.pop(key, None)
             heda.update(hook)
     loader = cfg.get('train_dataloader') or {}
-    collate = config_type_name(loader.get('collate_fn') or {}) or 'pseudo_collate'
+    collate = config_type_name(loader.get('collate_fn')
+                               or {}) or 'pseudo_collate'
     optim = cfg.get('optim_wrapper') or dict(
         optimizer=dict(type='SGD', lr=0.1, momentum=0.9))
-    optim = copy.deepcopy(optim.to_dict() if hasattr(optim, 'to_dict') else
-                          dict(optim))
+    optim = copy.deepcopy(
+        optim.to_dict() if hasattr(optim, 'to_dict') else dict(optim))
     env = cfg.get('env_cfg') or {}
     student = model_cfg['student']
     head = student.get('head', {}) if isinstance(student, dict) else {}
-    num_classes = head.get('num_classes') or (model_cfg.get(
-        'data_preprocessor') or {}).get('num_classes') or 1000
+    num_classes = head.get('num_classes') or (
+        model_cfg.get('data_preprocessor') or {}).get('num_classes') or 1000
     return dict(
         model=model_cfg,
         plain_losses=plain,
@@ -319,8 +324,9 @@ def synthetic_images(num: int, size: int, num_classes: int,
                      seed: int) -> Tuple[List[Tensor], List[int]]:
     gen = torch.Generator().manual_seed(seed)
     images = [
-        torch.randint(0, 256, (3, size, size), generator=gen,
-                      dtype=torch.uint8) for _ in range(num)
+        torch.randint(
+            0, 256, (3, size, size), generator=gen, dtype=torch.uint8)
+        for _ in range(num)
     ]
     labels = torch.randint(0, num_classes, (num, ), generator=gen).tolist()
     return images, labels
@@ -367,12 +373,12 @@ def amp_context(settings: BenchSettings, device: torch.device):
     if not settings.amp:
         return contextlib.nullcontext()
     from mmengine.runner.amp import autocast
-    return autocast(device_type=device.type,
-                    dtype=getattr(torch, settings.amp_dtype))
+    return autocast(
+        device_type=device.type, dtype=getattr(torch, settings.amp_dtype))
 
 
-def build_optim_wrapper(model: nn.Module, setup: dict,
-                        settings: BenchSettings, device: torch.device):
+def build_optim_wrapper(model: nn.Module, setup: dict, settings: BenchSettings,
+                        device: torch.device):
     """The config's optim wrapper, or AmpOptimWrapper under ``--amp``.
 
     MMEngine's AmpOptimWrapper refuses to be built without a GPU; on a CPU
@@ -393,7 +399,8 @@ def build_optim_wrapper(model: nn.Module, setup: dict,
         if device.type == 'cpu':
             patch = mock.patch(
                 'mmengine.optim.optimizer.amp_optimizer_wrapper.'
-                'is_cuda_available', return_value=True)
+                'is_cuda_available',
+                return_value=True)
     with patch, warnings.catch_warnings():
         warnings.filterwarnings('ignore', message='.*GradScaler')
         return build(model, cfg)
@@ -530,8 +537,8 @@ def _environment(device: torch.device) -> dict:
     except OSError:
         pass
     env = dict(
-        load_average=list(os.getloadavg()) if hasattr(os, 'getloadavg')
-        else None,
+        load_average=list(os.getloadavg())
+        if hasattr(os, 'getloadavg') else None,
         torch=torch.__version__,
         python=platform.python_version(),
         cpu=cpu,
@@ -599,7 +606,9 @@ def run_benchmark(settings: BenchSettings) -> dict:
         num_workers=0,
         collate_fn=_collate_fn(setup['collate']))
     runner = SimpleNamespace(
-        model=model, train_dataloader=loader, optim_wrapper=optim_wrapper,
+        model=model,
+        train_dataloader=loader,
+        optim_wrapper=optim_wrapper,
         seed=settings.seed)
     model.set_distill_losses(energy_losses)
     model.high_energy_augment = None
@@ -612,10 +621,10 @@ def run_benchmark(settings: BenchSettings) -> dict:
         inputs = pre['inputs']
         with amp():
             teacher_logits = model.teacher_logits(inputs)
-        energies = energy_score(teacher_logits, setup['heda']
-                                ['energy_temperature'])
-        gt_labels = torch.cat([s.gt_label for s in pre['data_samples']
-                               ]).to(device)
+        energies = energy_score(teacher_logits,
+                                setup['heda']['energy_temperature'])
+        gt_labels = torch.cat([s.gt_label
+                               for s in pre['data_samples']]).to(device)
     logits_for_loss = teacher_logits.float()
     student_leaf = torch.randn_like(logits_for_loss).requires_grad_(True)
 
@@ -624,11 +633,11 @@ def run_benchmark(settings: BenchSettings) -> dict:
     heda_counts = {}
     for ratio in settings.heda_ratios:
         module = HighEnergyAugment(
-            high_ratio=min(max(ratio, 0.0), 1.0), seed=settings.seed,
+            high_ratio=min(max(ratio, 0.0), 1.0),
+            seed=settings.seed,
             **setup['heda']).to(device)
         count = int(batch_size * ratio)
-        module.set_thresholds(float('-inf'),
-                              _heda_threshold(energies, count))
+        module.set_thresholds(float('-inf'), _heda_threshold(energies, count))
         heda_modules[ratio] = module
         heda_counts[ratio] = count if count >= 2 else 0
     sub_sizes = sorted({c for c in heda_counts.values() if c >= 2})
@@ -642,6 +651,7 @@ def run_benchmark(settings: BenchSettings) -> dict:
             model.set_distill_losses(losses)
             model.high_energy_augment = heda
             model.zero_grad(set_to_none=True)
+
         return prepare
 
     def nothing():
@@ -661,6 +671,7 @@ def run_benchmark(settings: BenchSettings) -> dict:
         def run():
             log = distill_step(model, data, optim_wrapper)
             heda_seen[ratio].append(log.get('heda_num', 0.0))
+
         return run
 
     variants = OrderedDict()
@@ -693,8 +704,7 @@ def run_benchmark(settings: BenchSettings) -> dict:
         for _ in range(reps):
             # new logits each time, as in a real step (the energy cache is
             # per logits tensor); the clone costs both rows the same
-            loss_only(model, student_leaf, logits_for_loss.clone(),
-                      gt_labels)
+            loss_only(model, student_leaf, logits_for_loss.clone(), gt_labels)
 
     variants['kd_loss'] = (use(plain_losses), loss_loop, batch_size)
     variants['energykd_loss'] = (use(energy_losses), loss_loop, batch_size)
@@ -735,8 +745,8 @@ def run_benchmark(settings: BenchSettings) -> dict:
         for batch in loader:
             pre_batch = model.data_preprocessor(batch, False)
             with torch.no_grad(), amp():
-                model.teacher(model._format(pre_batch['inputs']),
-                              mode='tensor')
+                model.teacher(
+                    model._format(pre_batch['inputs']), mode='tensor')
 
     passes = dict(calibration=[], teacher_eval=[])
     num_passes = max(1, settings.calib_passes)
@@ -755,7 +765,8 @@ def run_benchmark(settings: BenchSettings) -> dict:
     # -- memory ---------------------------------------------------------
     thresholds = dict(
         energy={
-            name: [float(loss.low_threshold), float(loss.high_threshold)]
+            name: [float(loss.low_threshold),
+                   float(loss.high_threshold)]
             for name, loss in energy_losses.items()
             if hasattr(loss, 'low_threshold')
         },
@@ -787,7 +798,8 @@ def run_benchmark(settings: BenchSettings) -> dict:
         img_size=img_size,
         labels=dict(kd=setup['plain_label'], energykd=setup['energy_label']),
         loss_configs=dict(
-            kd=setup['plain_losses'], energykd=setup['energy_losses'],
+            kd=setup['plain_losses'],
+            energykd=setup['energy_losses'],
             heda=setup['heda']),
         fast_paths=dict(
             channels_last=bool(model.channels_last),
@@ -801,7 +813,8 @@ def run_benchmark(settings: BenchSettings) -> dict:
             num_samples=calibration['num_samples'],
             thresholds=calibration['thresholds']),
         heda_selected={
-            f'{r:g}': dict(
+            f'{r:g}':
+            dict(
                 expected=heda_counts[r],
                 observed=sorted(set(int(v) for v in heda_seen[r])))
             for r in heda_modules
@@ -811,7 +824,11 @@ def run_benchmark(settings: BenchSettings) -> dict:
     report['ratios'], report['targets'] = compute_ratios(
         timings, memory, settings.heda_ratios, heda_counts, batch_size)
     report['ratios_of_min'], report['targets_of_min'] = compute_ratios(
-        timings, memory, settings.heda_ratios, heda_counts, batch_size,
+        timings,
+        memory,
+        settings.heda_ratios,
+        heda_counts,
+        batch_size,
         stat='min_s')
     return report
 
@@ -880,7 +897,8 @@ def compute_ratios(timings: dict,
             for ratio, values in heda.items():
                 value = values['over_predicted']
                 targets[f'heda@{ratio}_over_predicted'] = dict(
-                    value=value, target=f'1 +- {bound:g}',
+                    value=value,
+                    target=f'1 +- {bound:g}',
                     met=abs(value - 1) <= bound)
             continue
         if key not in ratios:
@@ -941,13 +959,18 @@ def run_probe_subprocess(settings: BenchSettings, variant: str,
     env['PYTHONPATH'] = os.pathsep.join(
         [root] + [p for p in env.get('PYTHONPATH', '').split(os.pathsep) if p])
     spec = json.dumps(
-        dict(settings=settings.to_dict(), variant=variant,
-             thresholds=thresholds))
-    proc = subprocess.run(
-        [sys.executable, '-c',
-         'from mmenergykd.utils.benchmark import probe_main; probe_main()',
-         spec],
-        env=env, capture_output=True, text=True, timeout=1800)
+        dict(
+            settings=settings.to_dict(),
+            variant=variant,
+            thresholds=thresholds))
+    proc = subprocess.run([
+        sys.executable, '-c',
+        'from mmenergykd.utils.benchmark import probe_main; probe_main()', spec
+    ],
+                          env=env,
+                          capture_output=True,
+                          text=True,
+                          timeout=1800)
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith('{')]
     if proc.returncode != 0 or not lines:
         raise RuntimeError(f'memory probe {variant} failed '
@@ -958,8 +981,9 @@ def run_probe_subprocess(settings: BenchSettings, variant: str,
 def _warm_cpu_kernels() -> None:
     """Load the convolution / optimizer code paths before the baseline, so
     their code pages are not counted as a variant's memory."""
-    net = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.ReLU(),
-                        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 2))
+    net = nn.Sequential(
+        nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.ReLU(),
+        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 2))
     opt = torch.optim.SGD(net.parameters(), lr=0.1, momentum=0.9)
     for memory_format in (torch.contiguous_format, torch.channels_last):
         x = torch.randn(2, 3, 8, 8).contiguous(memory_format=memory_format)
@@ -991,8 +1015,8 @@ def probe(spec: dict) -> dict:
     torch.manual_seed(settings.seed)
     clock = _Clock(device)
     calib_batches = settings.calib_batches or max(3, settings.iters // 2)
-    num_images = batch_size * (calib_batches if variant in (
-        'calibration', 'teacher_eval') else 1)
+    num_images = batch_size * (
+        calib_batches if variant in ('calibration', 'teacher_eval') else 1)
     images, labels = synthetic_images(num_images, img_size,
                                       setup['num_classes'], settings.seed)
     data = make_batch(images[:batch_size], labels[:batch_size],
@@ -1014,8 +1038,8 @@ def probe(spec: dict) -> dict:
     steps = 2  # the first one allocates lazily created state
     if variant in ('student', 'teacher', 'teacher_eval'):
         parts = Parts(
-            setup, student=variant == 'student',
-            teacher=variant != 'student').to(device)
+            setup, student=variant == 'student', teacher=variant
+            != 'student').to(device)
         parts.data_preprocessor.to(device)  # it tracks its own device
         if variant == 'student':
             parts.train()
@@ -1028,7 +1052,8 @@ def probe(spec: dict) -> dict:
                 clock.time(lambda: teacher_forward(parts, inputs, amp))
         else:
             loader = torch.utils.data.DataLoader(
-                _Dataset(images, labels), batch_size=batch_size,
+                _Dataset(images, labels),
+                batch_size=batch_size,
                 collate_fn=_collate_fn(setup['collate']))
             for batch in loader:
                 pre = parts.data_preprocessor(batch, False)
@@ -1045,19 +1070,24 @@ def probe(spec: dict) -> dict:
                 model.distill_losses[name].set_thresholds(low, high)
         if variant == 'calibration':
             loader = torch.utils.data.DataLoader(
-                _Dataset(images, labels), batch_size=batch_size,
+                _Dataset(images, labels),
+                batch_size=batch_size,
                 collate_fn=_collate_fn(setup['collate']))
             calibrate_energy(
-                SimpleNamespace(model=model, train_dataloader=loader,
-                                optim_wrapper=wrapper, seed=settings.seed))
+                SimpleNamespace(
+                    model=model,
+                    train_dataloader=loader,
+                    optim_wrapper=wrapper,
+                    seed=settings.seed))
         else:
             if variant.startswith('heda@'):
                 ratio = float(variant.split('@')[1])
                 module = HighEnergyAugment(
-                    high_ratio=min(max(ratio, 0.0), 1.0), seed=settings.seed,
+                    high_ratio=min(max(ratio, 0.0), 1.0),
+                    seed=settings.seed,
                     **setup['heda']).to(device)
-                module.set_thresholds(float('-inf'),
-                                      thresholds['heda'][f'{ratio:g}'])
+                module.set_thresholds(
+                    float('-inf'), thresholds['heda'][f'{ratio:g}'])
                 model.high_energy_augment = module
             for _ in range(steps):
                 clock.time(lambda: distill_step(model, data, wrapper))
@@ -1071,8 +1101,11 @@ def probe(spec: dict) -> dict:
                   peak_reset else 'peak RSS (ru_maxrss: may include the '
                   'import-time peak)') + ' minus the RSS before building ' \
             'the variant'
-    return dict(variant=variant, peak_bytes=int(peak),
-                baseline_bytes=int(baseline), method=method)
+    return dict(
+        variant=variant,
+        peak_bytes=int(peak),
+        baseline_bytes=int(baseline),
+        method=method)
 
 
 def probe_main() -> None:
@@ -1107,11 +1140,12 @@ def format_report(report: dict) -> str:
         f"median of {report['settings']['iters']} steps after "
         f"{report['settings']['warmup']} warm-up rounds")
     if env.get('load_average'):
-        lines.append(
-            'Load average (1/5/15 min) at start: ' + ' / '.join(
-                f'{v:.2f}' for v in env['load_average_start']) +
-            '; at end: ' + ' / '.join(f'{v:.2f}' for v in env['load_average'])
-            + f" ({env['cpu_count']} CPUs)")
+        lines.append('Load average (1/5/15 min) at start: ' +
+                     ' / '.join(f'{v:.2f}'
+                                for v in env['load_average_start']) +
+                     '; at end: ' + ' / '.join(f'{v:.2f}'
+                                               for v in env['load_average']) +
+                     f" ({env['cpu_count']} CPUs)")
     fast = report['fast_paths']
     lines.append('Fast paths: ' + ', '.join(f'{k}={v}'
                                             for k, v in fast.items()))
@@ -1140,9 +1174,10 @@ def format_report(report: dict) -> str:
         elif label is None and name.startswith('teacher@'):
             label = f"teacher forward on {name.split('@')[1]} images"
         mem = report['memory'].get(name)
-        rows.append((name, label, f"{stats['median_s'] * 1e3:.2f}",
-                     f"{stats['images_per_s']:.1f}",
-                     _mb(mem['peak_bytes']) if mem else '-'))
+        rows.append(
+            (name, label,
+             f"{stats['median_s'] * 1e3:.2f}", f"{stats['images_per_s']:.1f}",
+             _mb(mem['peak_bytes']) if mem else '-'))
     timer = report['settings'].get('timer', 'wall')
     header = ('variant', 'what',
               'median ms' + (' (CPU time)' if timer == 'process' else ''),
@@ -1208,51 +1243,91 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         description='Speed and memory of KD, Energy KD, HE-DA and the '
         'calibration pass against the limit (student step + teacher '
         'forward), on synthetic data at the config\'s crop size.')
-    parser.add_argument('config', help='a distillation config, e.g. '
-                        'configs/energykd/res34_res18_in1k.py')
-    parser.add_argument('--device', default=None,
-                        help='cpu or cuda (default: cuda when available)')
-    parser.add_argument('--amp', action='store_true',
-                        help='mixed precision through AmpOptimWrapper')
-    parser.add_argument('--amp-dtype', default='bfloat16',
-                        choices=['bfloat16', 'float16'])
-    parser.add_argument('--batch-size', type=int, default=None,
-                        help="default: the config's train batch size")
-    parser.add_argument('--img-size', type=int, default=None,
-                        help="default: the config's crop size (224)")
-    parser.add_argument('--iters', type=int, default=10,
-                        help='timed rounds (one step of each variant each)')
-    parser.add_argument('--warmup', type=int, default=2,
-                        help='untimed rounds first')
-    parser.add_argument('--teacher-ckpt', default=None,
-                        help='teacher weights (default: random teacher)')
-    for flag in ('channels-last', 'teacher-inference-mode',
-                 'compile-teacher', 'check-finite-teacher',
-                 'cudnn-benchmark'):
+    parser.add_argument(
+        'config',
+        help='a distillation config, e.g. '
+        'configs/energykd/res34_res18_in1k.py')
+    parser.add_argument(
+        '--device',
+        default=None,
+        help='cpu or cuda (default: cuda when available)')
+    parser.add_argument(
+        '--amp',
+        action='store_true',
+        help='mixed precision through AmpOptimWrapper')
+    parser.add_argument(
+        '--amp-dtype', default='bfloat16', choices=['bfloat16', 'float16'])
+    parser.add_argument(
+        '--batch-size',
+        type=int,
+        default=None,
+        help="default: the config's train batch size")
+    parser.add_argument(
+        '--img-size',
+        type=int,
+        default=None,
+        help="default: the config's crop size (224)")
+    parser.add_argument(
+        '--iters',
+        type=int,
+        default=10,
+        help='timed rounds (one step of each variant each)')
+    parser.add_argument(
+        '--warmup', type=int, default=2, help='untimed rounds first')
+    parser.add_argument(
+        '--teacher-ckpt',
+        default=None,
+        help='teacher weights (default: random teacher)')
+    for flag in ('channels-last', 'teacher-inference-mode', 'compile-teacher',
+                 'check-finite-teacher', 'cudnn-benchmark'):
         parser.add_argument(
-            f'--{flag}', action=argparse.BooleanOptionalAction, default=None,
+            f'--{flag}',
+            action=argparse.BooleanOptionalAction,
+            default=None,
             help="default: the config's setting")
-    parser.add_argument('--heda-ratios', default='0,0.25,0.5,1.0',
-                        help='comma-separated HE-DA high_ratio sweep')
-    parser.add_argument('--calib-batches', type=int, default=None,
-                        help='batches per calibration pass (default '
-                        'max(3, iters // 2))')
-    parser.add_argument('--calib-passes', type=int, default=3,
-                        help='timed passes each of calibration and plain '
-                        'teacher inference (median)')
-    parser.add_argument('--loss-reps', type=int, default=20,
-                        help='repetitions per timing of the loss-only rows')
-    parser.add_argument('--no-memory', action='store_true',
-                        help='skip the memory probes (subprocesses)')
-    parser.add_argument('--memory-jobs', type=int, default=2,
-                        help='memory probes run at the same time (each is '
-                        'its own process; their timing does not matter)')
-    parser.add_argument('--timer', default='wall', choices=['wall', 'process'],
-                        help='wall clock (default), or the process\'s CPU '
-                        'time (CPU only: robust on a machine shared with '
-                        'other jobs)')
-    parser.add_argument('--threads', type=int, default=None,
-                        help='torch.set_num_threads (CPU)')
+    parser.add_argument(
+        '--heda-ratios',
+        default='0,0.25,0.5,1.0',
+        help='comma-separated HE-DA high_ratio sweep')
+    parser.add_argument(
+        '--calib-batches',
+        type=int,
+        default=None,
+        help='batches per calibration pass (default '
+        'max(3, iters // 2))')
+    parser.add_argument(
+        '--calib-passes',
+        type=int,
+        default=3,
+        help='timed passes each of calibration and plain '
+        'teacher inference (median)')
+    parser.add_argument(
+        '--loss-reps',
+        type=int,
+        default=20,
+        help='repetitions per timing of the loss-only rows')
+    parser.add_argument(
+        '--no-memory',
+        action='store_true',
+        help='skip the memory probes (subprocesses)')
+    parser.add_argument(
+        '--memory-jobs',
+        type=int,
+        default=2,
+        help='memory probes run at the same time (each is '
+        'its own process; their timing does not matter)')
+    parser.add_argument(
+        '--timer',
+        default='wall',
+        choices=['wall', 'process'],
+        help='wall clock (default), or the process\'s CPU '
+        'time (CPU only: robust on a machine shared with '
+        'other jobs)')
+    parser.add_argument(
+        '--threads',
+        type=int,
+        default=None,
+        help='torch.set_num_threads (CPU)')
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--json', default=None, help='write the report here')
     return parser.parse_args(argv)
@@ -1291,8 +1366,8 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
         warnings.filterwarnings('ignore', category=UserWarning)
         warnings.filterwarnings('ignore', category=FutureWarning)
         report = run_benchmark(settings)
-    report['command'] = ' '.join(['python', 'tools/benchmark_speed.py'] + list(
-        sys.argv[1:] if argv is None else argv))
+    report['command'] = ' '.join(['python', 'tools/benchmark_speed.py'] +
+                                 list(sys.argv[1:] if argv is None else argv))
     print(format_report(report), flush=True)
     if args.json:
         os.makedirs(osp.dirname(osp.abspath(args.json)), exist_ok=True)

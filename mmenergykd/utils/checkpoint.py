@@ -27,9 +27,8 @@ from mmengine.runner import checkpoint as mmengine_checkpoint
 
 __all__ = [
     'CheckpointSafetyError', 'CorruptCheckpointError',
-    'safe_globals_for_mmengine', 'safe_torch_load',
-    'load_local_checkpoint', 'load_url_checkpoint', 'load_from_http_safely',
-    'fillable_bn_counter',
+    'safe_globals_for_mmengine', 'safe_torch_load', 'load_local_checkpoint',
+    'load_url_checkpoint', 'load_from_http_safely', 'fillable_bn_counter',
     'register_safe_checkpoint_loaders', 'DOWNLOAD_TIMEOUT_S'
 ]
 
@@ -174,8 +173,7 @@ def fillable_bn_counter(key: str, present: Container[str]) -> bool:
         key[:-len(suffix)] + 'running_mean' in present
 
 
-def load_local_checkpoint(filename: str,
-                          map_location: Any = None) -> Any:
+def load_local_checkpoint(filename: str, map_location: Any = None) -> Any:
     """Checkpoint loader for local paths (MMEngine scheme ``''``).
 
     Args:
@@ -267,8 +265,7 @@ def load_from_http_safely(filename: str,
         torch.distributed.barrier()
         if rank > 0:
             checkpoint = load_url_checkpoint(
-                filename, map_location, model_dir=model_dir,
-                progress=progress)
+                filename, map_location, model_dir=model_dir, progress=progress)
     return checkpoint
 
 

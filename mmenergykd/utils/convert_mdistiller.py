@@ -22,17 +22,21 @@ from .checkpoint import fillable_bn_counter, safe_torch_load
 
 __all__ = [
     'MDISTILLER_MODEL_NAMES', 'ConversionError', 'resolve_model_name',
-    'default_config_path', 'build_model_from_config',
-    'extract_state_dict', 'rename_mdistiller_key',
-    'convert_mdistiller_state_dict', 'convert_mdistiller_checkpoint'
+    'default_config_path', 'build_model_from_config', 'extract_state_dict',
+    'rename_mdistiller_key', 'convert_mdistiller_state_dict',
+    'convert_mdistiller_checkpoint'
 ]
 
 #: Zoo names with a config in ``configs/_base_/models/cifar100``.
-MDISTILLER_MODEL_NAMES: Tuple[str, ...] = (
-    'resnet8', 'resnet14', 'resnet20', 'resnet32', 'resnet44', 'resnet56',
-    'resnet110', 'resnet8x4', 'resnet32x4', 'wrn_16_1', 'wrn_16_2',
-    'wrn_40_1', 'wrn_40_2', 'vgg8', 'vgg11', 'vgg13', 'vgg16', 'vgg19',
-    'mobilenetv2', 'shufflenetv1', 'shufflenetv2', 'resnet50')
+MDISTILLER_MODEL_NAMES: Tuple[str,
+                              ...] = ('resnet8', 'resnet14', 'resnet20',
+                                      'resnet32', 'resnet44', 'resnet56',
+                                      'resnet110', 'resnet8x4', 'resnet32x4',
+                                      'wrn_16_1', 'wrn_16_2', 'wrn_40_1',
+                                      'wrn_40_2', 'vgg8', 'vgg11', 'vgg13',
+                                      'vgg16', 'vgg19', 'mobilenetv2',
+                                      'shufflenetv1', 'shufflenetv2',
+                                      'resnet50')
 
 #: Other spellings used by the zoo (its ``cifar_model_dict`` keys and
 #: constructor names) and by the released file names.
@@ -43,8 +47,10 @@ _ALIASES: Dict[str, str] = {
     'ShuffleV1': 'shufflenetv1',
     'ShuffleV2': 'shufflenetv2',
     'ResNet50': 'resnet50',
-    **{f'vgg{d}_bn': f'vgg{d}'
-       for d in (8, 11, 13, 16, 19)},
+    **{
+        f'vgg{d}_bn': f'vgg{d}'
+        for d in (8, 11, 13, 16, 19)
+    },
 }
 
 # Per backbone type: the zoo's classifier prefix and regex renames applied
@@ -87,10 +93,9 @@ def resolve_model_name(name: str) -> str:
         return name
     if name in _ALIASES:
         return _ALIASES[name]
-    raise ConversionError(
-        f'Unknown model {name!r}. Choose one of: '
-        f'{", ".join(MDISTILLER_MODEL_NAMES)} '
-        f'(aliases: {", ".join(sorted(_ALIASES))}).')
+    raise ConversionError(f'Unknown model {name!r}. Choose one of: '
+                          f'{", ".join(MDISTILLER_MODEL_NAMES)} '
+                          f'(aliases: {", ".join(sorted(_ALIASES))}).')
 
 
 def default_config_path(name: str) -> Path:
@@ -177,8 +182,8 @@ def extract_state_dict(checkpoint: Mapping,
             '{"state_dict": state_dict} or a bare state dict; top-level keys '
             f'are {list(checkpoint)[:10]}.')
     if all(k.startswith('module.') for k in tensors):
-        tensors = OrderedDict((k[len('module.'):], v)
-                              for k, v in tensors.items())
+        tensors = OrderedDict(
+            (k[len('module.'):], v) for k, v in tensors.items())
     if prefix:
         tensors = OrderedDict((k[len(prefix):], v) for k, v in tensors.items()
                               if k.startswith(prefix))
@@ -221,11 +226,10 @@ def _listing(title: str, items: List[str]) -> str:
     return '\n'.join(lines)
 
 
-def convert_mdistiller_state_dict(
-        state_dict: Mapping[str, torch.Tensor],
-        model_name: str,
-        config: Optional[Union[str, Path]] = None
-) -> 'OrderedDict[str, torch.Tensor]':
+def convert_mdistiller_state_dict(state_dict: Mapping[str, torch.Tensor],
+                                  model_name: str,
+                                  config: Optional[Union[str, Path]] = None
+                                  ) -> 'OrderedDict[str, torch.Tensor]':
     """Rename a zoo state dict to the keys of the MMPretrain model.
 
     Args:
@@ -284,8 +288,7 @@ def convert_mdistiller_state_dict(
             f'{len(state_dict)} source tensors, {len(target)} target tensors.'
         ]
         if unexpected:
-            parts.append(
-                _listing('Source keys without a target', unexpected))
+            parts.append(_listing('Source keys without a target', unexpected))
         if missing:
             parts.append(_listing('Target keys not filled', missing))
         if mismatched:
@@ -296,8 +299,9 @@ def convert_mdistiller_state_dict(
                      'checkpoint was trained with.')
         heads = sorted({k.split('.', 1)[0] for k in state_dict if '.' in k})
         if {'student', 'teacher'} & set(heads):
-            parts.append('The keys start with ' + ', '.join(
-                f'`{h}.`' for h in heads) + ': this looks like a full '
+            parts.append(
+                'The keys start with ' + ', '.join(f'`{h}.`' for h in heads) +
+                ': this looks like a full '
                 'distiller checkpoint; pass --prefix student. (or teacher.) '
                 'to convert one of its networks.')
         raise ConversionError('\n'.join(parts))

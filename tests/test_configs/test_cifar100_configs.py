@@ -16,9 +16,9 @@ CIFAR_CONFIGS = sorted(
     for p in glob.glob(osp.join(CONFIGS, folder, '*', '*.py'))
     if '_base_' not in p)
 
-PAIRS = [('wrn_40_2', 'wrn_16_2'), ('resnet56', 'resnet20'),
-         ('vgg13', 'vgg8'), ('resnet32x4', 'shufflenetv2'),
-         ('vgg13', 'mobilenetv2'), ('resnet32x4', 'resnet8x4')]
+PAIRS = [('wrn_40_2', 'wrn_16_2'), ('resnet56', 'resnet20'), ('vgg13', 'vgg8'),
+         ('resnet32x4', 'shufflenetv2'), ('vgg13', 'mobilenetv2'),
+         ('resnet32x4', 'resnet8x4')]
 
 
 def test_every_release_pair_and_method_has_a_config():
@@ -39,8 +39,7 @@ def test_every_release_pair_and_method_has_a_config():
                 'energykd-release_{}_360e_cifar100',
                 'energydkd_{}_240e_cifar100', 'energydkd_{}_360e_cifar100',
                 'energydkd-release_{}_360e_cifar100',
-                'energykd_{}_240e_cifar100-lt',
-                'energydkd_{}_240e_cifar100-lt'
+                'energykd_{}_240e_cifar100-lt', 'energydkd_{}_240e_cifar100-lt'
             ]
         for method in methods:
             name = method.format(f'{teacher}_{student}_1xb64') + '.py'
@@ -49,8 +48,9 @@ def test_every_release_pair_and_method_has_a_config():
 
 def test_release_recipe():
     cfg = Config.fromfile(
-        osp.join(CONFIGS, 'cifar100/energykd-release/energykd-release_'
-                 'resnet56_resnet20_1xb64_360e_cifar100.py'))
+        osp.join(
+            CONFIGS, 'cifar100/energykd-release/energykd-release_'
+            'resnet56_resnet20_1xb64_360e_cifar100.py'))
     loss = cfg.model.distill_losses.loss_energykd
     assert (loss.low_energy_temperature, loss.mid_temperature,
             loss.high_energy_temperature) == (2.0, 4.0, 6.0)
@@ -60,8 +60,9 @@ def test_release_recipe():
     assert cfg.train_dataloader.batch_size == 64
     assert cfg.optim_wrapper.optimizer.weight_decay == 5e-4
     heda = Config.fromfile(
-        osp.join(CONFIGS, 'cifar100/kd-heda/kd-heda_resnet56_resnet20_'
-                 '1xb64_240e_cifar100.py'))
+        osp.join(
+            CONFIGS, 'cifar100/kd-heda/kd-heda_resnet56_resnet20_'
+            '1xb64_240e_cifar100.py'))
     assert heda.custom_hooks[0].high_ratio == 0.4
     mbv2 = Config.fromfile(
         osp.join(CONFIGS, 'cifar100/kd/kd_vgg13_mobilenetv2_1xb64_240e_'
@@ -81,9 +82,14 @@ def _config(method, teacher, student, epochs=240, dataset='cifar100'):
 
 
 # mdistiller's per-pair DKD beta (configs/cifar100/dkd/*.yaml; 8 where unset)
-DKD_BETA = {('wrn_40_2', 'wrn_16_2'): 6.0, ('resnet56', 'resnet20'): 2.0,
-            ('vgg13', 'vgg8'): 6.0, ('resnet32x4', 'shufflenetv2'): 8.0,
-            ('vgg13', 'mobilenetv2'): 6.0, ('resnet32x4', 'resnet8x4'): 8.0}
+DKD_BETA = {
+    ('wrn_40_2', 'wrn_16_2'): 6.0,
+    ('resnet56', 'resnet20'): 2.0,
+    ('vgg13', 'vgg8'): 6.0,
+    ('resnet32x4', 'shufflenetv2'): 8.0,
+    ('vgg13', 'mobilenetv2'): 6.0,
+    ('resnet32x4', 'resnet8x4'): 8.0
+}
 
 
 @pytest.mark.parametrize('pair', PAIRS)
@@ -145,8 +151,8 @@ def test_pair_trains_two_iterations_on_tiny_cifar(rel, tmp_path):
     cfg.train_dataloader.batch_size = 50
     cfg.val_dataloader.batch_size = 50
     cfg.train_cfg = dict(by_epoch=False, max_iters=2, val_interval=2)
-    cfg.default_hooks.checkpoint = dict(type='CheckpointHook', interval=2,
-                                        by_epoch=False)
+    cfg.default_hooks.checkpoint = dict(
+        type='CheckpointHook', interval=2, by_epoch=False)
     cfg.param_scheduler = []
     cfg.log_level = 'WARNING'
     if 'cifar100-lt' in rel:
@@ -165,8 +171,8 @@ def test_model_configs_build_in_plain_mmpretrain():
     # config's custom_imports registers the CIFAR backbones.
     import subprocess
     import sys
-    paths = sorted(glob.glob(
-        osp.join(CONFIGS, '_base_', 'models', 'cifar100', '*.py')))
+    paths = sorted(
+        glob.glob(osp.join(CONFIGS, '_base_', 'models', 'cifar100', '*.py')))
     assert len(paths) == 22
     script = f'''
 import sys, torch, mmpretrain
@@ -178,6 +184,8 @@ for path in {paths!r}:
 print('OK', len({paths!r}))
 '''
     result = subprocess.run([sys.executable, '-c', script],
-                            capture_output=True, text=True, timeout=300)
+                            capture_output=True,
+                            text=True,
+                            timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     assert 'OK 22' in result.stdout

@@ -64,7 +64,8 @@ def test_imagenet_settings_from_mmpretrain_bases():
 
 
 @pytest.mark.parametrize(
-    'config_path', IMAGENET_CONFIGS,
+    'config_path',
+    IMAGENET_CONFIGS,
     ids=[osp.relpath(p, CONFIGS) for p in IMAGENET_CONFIGS])
 def test_config_trains_two_iterations(config_path, data_root, teacher_ckpts,
                                       tmp_path):
@@ -76,16 +77,15 @@ def test_config_trains_two_iterations(config_path, data_root, teacher_ckpts,
     assert runner.iter == 2
     hub = runner.message_hub
     for name in config.model.distill_losses:
-        assert torch.isfinite(torch.tensor(
-            hub.get_scalar(f'train/{name}').current()))
+        assert torch.isfinite(
+            torch.tensor(hub.get_scalar(f'train/{name}').current()))
     hooks = {h['type'] for h in config.get('custom_hooks', [])}
     model = runner.model
     if hooks & {'EnergyCalibrationHook', 'HighEnergyAugmentHook'}:
-        assert all(c.is_calibrated
-                   for c in model.energy_consumers().values())
+        assert all(c.is_calibrated for c in model.energy_consumers().values())
     if 'HighEnergyAugmentHook' in hooks:
         assert 'train/loss_heda' in hub.log_scalars
     assert 'val/accuracy/top1' in hub.log_scalars
-    saved = torch.load(osp.join(str(tmp_path), 'epoch_1.pth'),
-                       weights_only=False)
+    saved = torch.load(
+        osp.join(str(tmp_path), 'epoch_1.pth'), weights_only=False)
     assert not any(k.startswith('teacher') for k in saved['state_dict'])

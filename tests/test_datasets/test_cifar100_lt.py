@@ -36,8 +36,8 @@ def cifar_root(tmp_path_factory) -> Path:
     folder = root / 'cifar-100-python'
     folder.mkdir()
     rng = np.random.default_rng(0)
-    for split, per_class in (('train', N_PER_CLASS),
-                             ('test', N_TEST_PER_CLASS)):
+    for split, per_class in (('train', N_PER_CLASS), ('test',
+                                                      N_TEST_PER_CLASS)):
         labels = rng.permutation(np.repeat(np.arange(NUM_CLASSES), per_class))
         n = len(labels)
         data = np.zeros((n, 3, 32 * 32), dtype=np.uint8)
@@ -53,8 +53,11 @@ def cifar_root(tmp_path_factory) -> Path:
         with open(folder / split, 'wb') as f:
             pickle.dump(entry, f)
     with open(folder / 'meta', 'wb') as f:
-        pickle.dump({'fine_label_names': list(CIFAR100_CATEGORIES),
-                     'coarse_label_names': [f'c{i}' for i in range(20)]}, f)
+        pickle.dump(
+            {
+                'fine_label_names': list(CIFAR100_CATEGORIES),
+                'coarse_label_names': [f'c{i}' for i in range(20)]
+            }, f)
     return root
 
 
@@ -72,11 +75,13 @@ def file_positions(dataset) -> list:
 
 @pytest.fixture(autouse=True)
 def no_download(monkeypatch):
+
     def fail(*args, **kwargs):
         raise AssertionError('CIFAR100LT must never download')
 
-    monkeypatch.setattr('mmpretrain.datasets.cifar.download_and_extract_'
-                        'archive', fail)
+    monkeypatch.setattr(
+        'mmpretrain.datasets.cifar.download_and_extract_'
+        'archive', fail)
 
 
 def test_counts_for_the_real_cifar100():
@@ -91,7 +96,9 @@ def test_counts_for_the_real_cifar100():
 @pytest.mark.parametrize('imb_factor', [10, 4.5, 1])
 def test_first_in_file_order(cifar_root, imb_factor):
     dataset = CIFAR100LT(
-        data_root=str(cifar_root), imb_factor=imb_factor, seed=None,
+        data_root=str(cifar_root),
+        imb_factor=imb_factor,
+        seed=None,
         check_md5=False)
     counts = expected_counts(N_PER_CLASS, imb_factor)
     assert dataset.get_cls_num_list() == counts
@@ -107,8 +114,9 @@ def test_first_in_file_order(cifar_root, imb_factor):
 
 
 def test_seeded_selection_is_ldam_style(cifar_root):
-    dataset = CIFAR100LT(data_root=str(cifar_root), imb_factor=10,
-                         check_md5=False)  # seed=0 by default
+    dataset = CIFAR100LT(
+        data_root=str(cifar_root), imb_factor=10,
+        check_md5=False)  # seed=0 by default
     counts = expected_counts(N_PER_CLASS, 10)
     assert dataset.get_cls_num_list() == counts
 
@@ -123,23 +131,30 @@ def test_seeded_selection_is_ldam_style(cifar_root):
         expected += idx[:counts[c]].tolist()
     assert file_positions(dataset) == sorted(expected)
 
-    other = CIFAR100LT(data_root=str(cifar_root), imb_factor=10, seed=1,
-                       check_md5=False)
+    other = CIFAR100LT(
+        data_root=str(cifar_root), imb_factor=10, seed=1, check_md5=False)
     assert other.get_cls_num_list() == counts
     assert file_positions(other) != file_positions(dataset)
 
 
 def test_test_split_untouched(cifar_root):
-    dataset = CIFAR100LT(data_root=str(cifar_root), split='test',
-                         imb_factor=10, check_md5=False)
+    dataset = CIFAR100LT(
+        data_root=str(cifar_root),
+        split='test',
+        imb_factor=10,
+        check_md5=False)
     assert len(dataset) == NUM_CLASSES * N_TEST_PER_CLASS
     assert dataset.get_cls_num_list() == [N_TEST_PER_CLASS] * NUM_CLASSES
 
 
 def test_build_from_registry_with_pipeline(cifar_root):
     dataset = DATASETS.build(
-        dict(type='CIFAR100LT', data_root=str(cifar_root), imb_factor=10,
-             check_md5=False, pipeline=[dict(type='PackInputs')]))
+        dict(
+            type='CIFAR100LT',
+            data_root=str(cifar_root),
+            imb_factor=10,
+            check_md5=False,
+            pipeline=[dict(type='PackInputs')]))
     assert isinstance(dataset, CIFAR100LT)
     sample = dataset[0]
     assert tuple(sample['inputs'].shape) == (3, 32, 32)

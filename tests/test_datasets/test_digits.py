@@ -13,8 +13,8 @@ from mmenergykd.registry import DATASETS  # noqa: E402
 
 
 def _labels(dataset):
-    return np.array([dataset.get_data_info(i)['gt_label']
-                     for i in range(len(dataset))])
+    return np.array(
+        [dataset.get_data_info(i)['gt_label'] for i in range(len(dataset))])
 
 
 def test_split_sizes_disjoint_and_complete():
@@ -34,11 +34,10 @@ def test_stratified():
     from sklearn.datasets import load_digits
     total = np.bincount(load_digits().target, minlength=10)
     for split, share in (('train', 0.5), ('val', 0.5)):
-        counts = np.bincount(_labels(SklearnDigits(split=split)),
-                             minlength=10)
+        counts = np.bincount(_labels(SklearnDigits(split=split)), minlength=10)
         assert np.all(np.abs(counts - total * share) <= 1), counts
-    counts = np.bincount(_labels(SklearnDigits(split='val', val_ratio=0.2)),
-                         minlength=10)
+    counts = np.bincount(
+        _labels(SklearnDigits(split='val', val_ratio=0.2)), minlength=10)
     assert np.all(np.abs(counts - total * 0.2) <= 1), counts
 
 
@@ -64,14 +63,13 @@ def test_image_layout_and_values():
     expected = np.round(digits.images[info['digits_index']] * 255 / 16)
     assert np.array_equal(img[..., 0], expected.astype(np.uint8))
     assert np.array_equal(img[..., 0], img[..., 2])
-    all_imgs = np.stack([dataset.get_data_info(i)['img']
-                         for i in range(len(dataset))])
+    all_imgs = np.stack(
+        [dataset.get_data_info(i)['img'] for i in range(len(dataset))])
     assert all_imgs.min() == 0 and all_imgs.max() == 255
 
     grey = SklearnDigits(split='train', num_channels=1, scale_factor=2)
     assert grey.get_data_info(0)['img'].shape == (16, 16, 1)
-    big = SklearnDigits(split='train', scale_factor=4,
-                        interpolation='nearest')
+    big = SklearnDigits(split='train', scale_factor=4, interpolation='nearest')
     img4 = big.get_data_info(0)['img']
     assert img4.shape == (32, 32, 3) and img4.dtype == np.uint8
     # nearest upscaling repeats each pixel in a 4x4 block

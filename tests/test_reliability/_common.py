@@ -37,9 +37,16 @@ def reliability_cfg(work_dir: str,
     Mixup (NumPy + torch), HE-DA's CutMix; losses logged unsmoothed.
     """
     cfg = tiny_runner_cfg(
-        work_dir, data_root, teacher_ckpt, distill_losses=LOSSES,
+        work_dir,
+        data_root,
+        teacher_ckpt,
+        distill_losses=LOSSES,
         custom_hooks=[dict(h) for h in HOOKS] + list(extra_hooks or []),
-        max_epochs=max_epochs, shuffle=True, augment=True, seed=3, **kwargs)
+        max_epochs=max_epochs,
+        shuffle=True,
+        augment=True,
+        seed=3,
+        **kwargs)
     cfg.custom_imports = dict(
         imports=['mmenergykd', PROBES], allow_failed_imports=False)
     if mixup:
@@ -63,11 +70,16 @@ def subprocess_env() -> dict:
     return env
 
 
-def run_train(args: List[str], timeout: int = 300) -> subprocess.CompletedProcess:
+def run_train(args: List[str],
+              timeout: int = 300) -> subprocess.CompletedProcess:
     """``python tools/train.py ARGS`` in a subprocess."""
-    return subprocess.run([sys.executable, TRAIN_PY] + list(args),
-                          cwd=REPO, env=subprocess_env(), timeout=timeout,
-                          capture_output=True, text=True)
+    return subprocess.run(
+        [sys.executable, TRAIN_PY] + list(args),
+        cwd=REPO,
+        env=subprocess_env(),
+        timeout=timeout,
+        capture_output=True,
+        text=True)
 
 
 _TRAIN_MODULE = None

@@ -54,7 +54,10 @@ class TestSigkillHook(Hook):
         self.at_iter = at_iter
         self.mode = mode
 
-    def after_train_iter(self, runner, batch_idx, data_batch=None,
+    def after_train_iter(self,
+                         runner,
+                         batch_idx,
+                         data_batch=None,
                          outputs=None) -> None:
         if self.mode == 'after_iter' and runner.iter + 1 == self.at_iter:
             _kill_now()
@@ -114,8 +117,9 @@ class TestDumpStateHook(Hook):
             params_finite=all(
                 bool(torch.isfinite(p).all())
                 for p in model.student.parameters()))
-        with open(osp.join(runner.work_dir, f'dump_rank{get_rank()}.json'),
-                  'w') as f:
+        with open(
+                osp.join(runner.work_dir, f'dump_rank{get_rank()}.json'),
+                'w') as f:
             json.dump(dump, f, allow_nan=True)
 
 
@@ -147,6 +151,9 @@ class TestCorruptTeacherHook(Hook):
 class TestStepMarkerHook(Hook):
     """Touch ``trained_a_step`` in the work dir after any training step."""
 
-    def after_train_iter(self, runner, batch_idx, data_batch=None,
+    def after_train_iter(self,
+                         runner,
+                         batch_idx,
+                         data_batch=None,
                          outputs=None) -> None:
         open(osp.join(runner.work_dir, 'trained_a_step'), 'w').close()

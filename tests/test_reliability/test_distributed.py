@@ -31,18 +31,20 @@ def ddp_run(tmp_path_factory):
     root = tmp_path_factory.mktemp('ddp')
     # 22 training samples (not a multiple of 2 x batch 4: the sampler pads,
     # calibration drops the last partial batch); 5 validation samples (odd).
-    data = make_imagenet_folder(str(root / 'data'), num_train=22, num_val=5,
-                                classes=5, size=20)
+    data = make_imagenet_folder(
+        str(root / 'data'), num_train=22, num_val=5, classes=5, size=20)
     teacher = save_tiny_teacher(str(root / 't.pth'))
-    cfg = reliability_cfg(str(root / 'ddp'), data, teacher,
-                          extra_hooks=[DUMP])
+    cfg = reliability_cfg(str(root / 'ddp'), data, teacher, extra_hooks=[DUMP])
     config = write_cfg(cfg, str(root / 'ddp.py'))
     env = subprocess_env()
     env['PORT'] = str(free_port())
     result = subprocess.run(
         ['bash', DIST_TRAIN_SH, config, '2', '--work-dir',
          str(root / 'ddp')],
-        env=env, capture_output=True, text=True, timeout=400)
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=400)
     assert result.returncode == 0, result.stdout[-3000:] + \
         result.stderr[-6000:]
     dumps = []
@@ -59,8 +61,8 @@ def test_both_ranks_train_energy_kd_and_heda(ddp_run):
         losses = dump['losses']
         # 22 samples, 2 ranks, batch 4: 3 iterations per epoch, 2 epochs
         assert len(losses['train/loss']) == 6
-        assert all(torch.isfinite(torch.tensor(v)).all()
-                   for v in losses.values())
+        assert all(
+            torch.isfinite(torch.tensor(v)).all() for v in losses.values())
         assert sum(losses['train/heda_num']) > 0  # HE-DA mixed samples
         assert dump['params_finite'] and dump['grads_finite']
     ckpt = load(str(root / 'ddp' / 'epoch_2.pth'))
@@ -71,14 +73,16 @@ def test_both_ranks_train_energy_kd_and_heda(ddp_run):
 def test_thresholds_identical_and_equal_to_single_process(ddp_run, tmp_path):
     root, _, _, config, dumps = ddp_run
     assert dumps[0]['thresholds'] == dumps[1]['thresholds']
-    assert set(dumps[0]['thresholds']) == {'loss_energykd',
-                                           'high_energy_augment'}
+    assert set(
+        dumps[0]['thresholds']) == {'loss_energykd', 'high_energy_augment'}
     # The same config, one process (tools/train.py main, in this process).
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        train_main([config, '--work-dir', str(tmp_path),
-                    '--cfg-options', 'train_cfg.max_epochs=1'])
+        train_main([
+            config, '--work-dir',
+            str(tmp_path), '--cfg-options', 'train_cfg.max_epochs=1'
+        ])
     finally:
         torch.set_num_threads(threads)
     with open(str(tmp_path / 'dump_rank0.json')) as f:

@@ -30,17 +30,20 @@ EVERY_ITER = dict(type='CheckpointHook', interval=1, by_epoch=False)
 @pytest.fixture(scope='module')
 def env(tmp_path_factory):
     root = tmp_path_factory.mktemp('resume')
-    data = make_imagenet_folder(str(root / 'data'), num_train=16, num_val=5,
-                                classes=5, size=20)
+    data = make_imagenet_folder(
+        str(root / 'data'), num_train=16, num_val=5, classes=5, size=20)
     teacher = save_tiny_teacher(str(root / 't.pth'))
     return root, data, teacher
 
 
 def make_cfg(env, name, checkpoint_hook, extra_hooks=(), num_workers=2):
     root, data, teacher = env
-    cfg = reliability_cfg(str(root / name), data, teacher,
-                          extra_hooks=list(extra_hooks),
-                          num_workers=num_workers)
+    cfg = reliability_cfg(
+        str(root / name),
+        data,
+        teacher,
+        extra_hooks=list(extra_hooks),
+        num_workers=num_workers)
     cfg.default_hooks.checkpoint = dict(checkpoint_hook)
     return write_cfg(cfg, str(root / f'{name}.py'))
 
@@ -55,8 +58,9 @@ def train_ok(args):
 @pytest.fixture(scope='module')
 def uninterrupted(env):
     root = env[0]
-    train_ok([make_cfg(env, 'full', EVERY_ITER), '--work-dir',
-              str(root / 'full')])
+    train_ok(
+        [make_cfg(env, 'full', EVERY_ITER), '--work-dir',
+         str(root / 'full')])
     return load(str(root / 'full' / 'iter_8.pth'))
 
 
@@ -94,9 +98,9 @@ def test_kill_during_save_mid_epoch_then_resume(env, uninterrupted):
     work = str(root / 'killed_saving')
     keep_one = dict(EVERY_ITER, max_keep_ckpts=1)
     killed = run_train([
-        make_cfg(env, 'kill_save', keep_one, [
-            dict(type='TestSigkillHook', at_iter=7, mode='during_save')
-        ]), '--work-dir', work
+        make_cfg(env, 'kill_save', keep_one,
+                 [dict(type='TestSigkillHook', at_iter=7, mode='during_save')
+                  ]), '--work-dir', work
     ])
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-3000:]
     files = os.listdir(work)
@@ -107,8 +111,7 @@ def test_kill_during_save_mid_epoch_then_resume(env, uninterrupted):
         assert f.read().strip() == osp.join(work, 'iter_6.pth')
 
     resumed = train_ok([
-        make_cfg(env, 'resume_save', keep_one), '--work-dir', work,
-        '--resume'
+        make_cfg(env, 'resume_save', keep_one), '--work-dir', work, '--resume'
     ])
     assert 'skipping the 2 batches already trained on' in \
         resumed.stdout + resumed.stderr
@@ -129,14 +132,13 @@ def test_kill_mid_epoch_resumes_from_last_complete_checkpoint(
     every4 = dict(EVERY_ITER, interval=4)
     killed = run_train([
         make_cfg(env, 'kill_iter', every4,
-                 [dict(type='TestSigkillHook', at_iter=6)]), '--work-dir',
-        work
+                 [dict(type='TestSigkillHook', at_iter=6)]), '--work-dir', work
     ])
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-3000:]
     assert sorted(f for f in os.listdir(work) if f.endswith('.pth')) == \
         ['iter_4.pth']
-    train_ok([make_cfg(env, 'resume_iter', every4), '--work-dir', work,
-              '--resume'])
+    train_ok(
+        [make_cfg(env, 'resume_iter', every4), '--work-dir', work, '--resume'])
     assert_same_run(load(osp.join(work, 'iter_8.pth')), uninterrupted)
 
 
@@ -158,10 +160,11 @@ def test_resume_in_process_without_workers(env, tmp_path, one_thread):
     part = str(tmp_path / 'part')
     os.makedirs(part)
     shutil.copy(osp.join(full, 'iter_5.pth'), part)
-    train_main([cfg, '--work-dir', part, '--resume',
-                osp.join(part, 'iter_5.pth')])
-    assert_same_run(load(osp.join(part, 'iter_8.pth')),
-                    load(osp.join(full, 'iter_8.pth')))
+    train_main(
+        [cfg, '--work-dir', part, '--resume',
+         osp.join(part, 'iter_5.pth')])
+    assert_same_run(
+        load(osp.join(part, 'iter_8.pth')), load(osp.join(full, 'iter_8.pth')))
 
 
 def test_auto_resume_skips_torn_or_missing_checkpoints(tmp_path):

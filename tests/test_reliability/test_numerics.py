@@ -14,8 +14,8 @@ import torch
 from mmenergykd.models.augments import HighEnergyAugment
 from mmenergykd.models.losses import (DKDLoss, EnergyDKDLoss, EnergyKDLoss,
                                       KDLoss)
-from tests.helpers import build_model, random_batch, save_tiny_teacher, \
-    tiny_distiller_cfg
+from tests.helpers import (build_model, random_batch, save_tiny_teacher,
+                           tiny_distiller_cfg)
 
 ALL_LOSSES = dict(
     loss_energykd=dict(type='EnergyKDLoss'),
@@ -31,8 +31,8 @@ def teacher_ckpt(tmp_path_factory):
 
 def make_model(teacher_ckpt, calibrate=True):
     torch.manual_seed(0)
-    model = build_model(tiny_distiller_cfg(teacher_ckpt,
-                                           distill_losses=ALL_LOSSES))
+    model = build_model(
+        tiny_distiller_cfg(teacher_ckpt, distill_losses=ALL_LOSSES))
     heda = HighEnergyAugment(high_ratio=0.5, kd_term='energy', seed=0)
     model.high_energy_augment = heda
     if calibrate:
@@ -139,8 +139,10 @@ def test_low_precision_logits_in_every_loss(dtype, scale):
         if hasattr(loss, 'set_thresholds'):
             loss.set_thresholds(-3.0 * scale, -2.0 * scale)
         s = student.clone().requires_grad_(True)
-        args = (s, teacher, labels) if isinstance(
-            loss, (DKDLoss, EnergyDKDLoss)) else (s, teacher)
+        args = (s, teacher,
+                labels) if isinstance(loss,
+                                      (DKDLoss, EnergyDKDLoss)) else (s,
+                                                                      teacher)
         value = loss(*args)
         assert value.dtype == torch.float32
         assert torch.isfinite(value), type(loss).__name__
@@ -156,8 +158,10 @@ def test_batch_of_one(teacher_ckpt):
         losses, grads = step(model, random_batch(num=1, size=64))
         assert_finite(losses, grads)
         assert losses['loss_heda'] == 0  # fewer than 2 samples to mix
-        shares = [losses[k].item() for k in ('energy_low', 'energy_mid',
-                                             'energy_high')]
+        shares = [
+            losses[k].item()
+            for k in ('energy_low', 'energy_mid', 'energy_high')
+        ]
         assert sorted(shares) == [0.0, 0.0, 1.0]
 
 

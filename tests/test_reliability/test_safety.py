@@ -36,16 +36,18 @@ def crafted(tmp_path):
     path = tmp_path / 'serve' / 'evil_teacher.pth'
     path.parent.mkdir()
     # A valid teacher state dict plus one object that runs code.
-    torch.save(dict(state_dict=good['state_dict'],
-                    meta=dict(note=_RunsCode(str(marker)))), path)
-    data = make_imagenet_folder(str(tmp_path / 'data'), num_train=4,
-                                num_val=2, classes=5, size=20)
+    torch.save(
+        dict(
+            state_dict=good['state_dict'],
+            meta=dict(note=_RunsCode(str(marker)))), path)
+    data = make_imagenet_folder(
+        str(tmp_path / 'data'), num_train=4, num_val=2, classes=5, size=20)
     return tmp_path, marker, str(path), data, teacher
 
 
 def run(tmp_path, data, teacher, *args):
-    cfg = reliability_cfg(str(tmp_path / 'work'), data, teacher,
-                          max_epochs=1, mixup=False)
+    cfg = reliability_cfg(
+        str(tmp_path / 'work'), data, teacher, max_epochs=1, mixup=False)
     path = write_cfg(cfg, str(tmp_path / 'cfg.py'))
     train_main([path, '--work-dir', str(tmp_path / 'work')] + list(args))
 
@@ -60,8 +62,8 @@ def test_local_teacher_refused(crafted):
 def test_downloaded_teacher_refused(crafted, monkeypatch):
     tmp_path, marker, evil, data, _ = crafted
     monkeypatch.setenv('TORCH_HOME', str(tmp_path / 'torch_home'))
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler,
-                                directory=os.path.dirname(evil))
+    handler = functools.partial(
+        http.server.SimpleHTTPRequestHandler, directory=os.path.dirname(evil))
     handler.log_message = lambda *a: None
     server = http.server.ThreadingHTTPServer(('127.0.0.1', 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -103,8 +105,7 @@ def test_getattr_is_limited_to_history_buffer_statistics(tmp_path):
     hub = MessageHub.get_instance('safety_test')
     hub.update_scalar('train/loss', 2.5)
     path = str(tmp_path / 'hub.pth')
-    torch.save(dict(message_hub=hub.state_dict(),
-                    stat=_Getattr('mean')), path)
+    torch.save(dict(message_hub=hub.state_dict(), stat=_Getattr('mean')), path)
     loaded = safe_torch_load(path)
     assert loaded['stat'] is HistoryBuffer.mean
     assert loaded['message_hub']['log_scalars']['train/loss'].mean() == 2.5
@@ -132,8 +133,8 @@ def test_model_zoo_schemes_load_weights_only(crafted, monkeypatch, where):
     # which mmenergykd replaces with its weights-only loader.
     tmp_path, marker, _, data, teacher = crafted
     _seed_torchvision_cache(tmp_path, monkeypatch, marker)
-    cfg = reliability_cfg(str(tmp_path / 'work'), data, teacher,
-                          max_epochs=1, mixup=False)
+    cfg = reliability_cfg(
+        str(tmp_path / 'work'), data, teacher, max_epochs=1, mixup=False)
     if where == 'load_from':
         cfg.load_from = 'torchvision://resnet18'
     else:

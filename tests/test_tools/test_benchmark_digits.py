@@ -45,10 +45,10 @@ def test_tiny_run(tmp_path, capfd):
     tool = _load_tool()
     work_dir = tmp_path / 'bench'
     results = tool.main([
-        '--epochs', '1', '--teacher-epochs', '1', '--seeds', '1',
-        '--methods', 'student,kd,energykd_heda,kd_random_mix', '--workers',
-        '2',
-        '--work-dir', str(work_dir)
+        '--epochs', '1', '--teacher-epochs', '1', '--seeds', '1', '--methods',
+        'student,kd,energykd_heda,kd_random_mix', '--workers', '2',
+        '--work-dir',
+        str(work_dir)
     ])
     out = capfd.readouterr().out  # worker processes write to the fd
     # progress lines and the markdown table
@@ -66,12 +66,14 @@ def test_tiny_run(tmp_path, capfd):
 
     saved = json.loads((work_dir / 'results.json').read_text())
     assert saved['settings']['methods'] == [
-        'student', 'kd', 'energykd_heda', 'kd_random_mix']
+        'student', 'kd', 'energykd_heda', 'kd_random_mix'
+    ]
     assert saved['settings']['seeds'] == 1
     assert saved['settings']['num_train'] == 898
     assert saved['settings']['num_val'] == 899
     assert set(saved['summary']) == {
-        'student', 'kd', 'energykd_heda', 'kd_random_mix'}
+        'student', 'kd', 'energykd_heda', 'kd_random_mix'
+    }
     for name, stat in saved['summary'].items():
         assert 0 <= stat['best']['mean'] <= 100
         assert stat['best']['mean'] >= stat['last']['mean']
@@ -91,7 +93,8 @@ def test_tiny_run(tmp_path, capfd):
     assert set(groups['methods']['kd']) == {'low', 'mid', 'high'}
     # the control mixes about as many images as HE-DA, chosen at random
     assert set(saved['runs']['kd_random_mix'][0]['thresholds']) == {
-        'high_energy_augment'}
+        'high_energy_augment'
+    }
     assert saved['teacher']['trained'] is True
     assert osp.isfile(saved['teacher']['checkpoint'])
     assert results['summary'].keys() == saved['summary'].keys()

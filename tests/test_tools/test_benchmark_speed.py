@@ -7,9 +7,9 @@ import sys
 
 import pytest
 
-from mmenergykd.utils.benchmark import (BenchSettings, TARGETS,
-                                        _derive_losses, compute_ratios,
-                                        load_setup, run_probe_subprocess)
+from mmenergykd.utils.benchmark import (TARGETS, BenchSettings, _derive_losses,
+                                        compute_ratios, load_setup,
+                                        run_probe_subprocess)
 from tests.helpers import CONFIGS, REPO
 
 TINY_CONFIG = '''
@@ -55,14 +55,14 @@ def test_tool_prints_table_ratios_and_writes_json(tiny_config, tmp_path):
     out = tmp_path / 'speed.json'
     cmd = [
         sys.executable,
-        osp.join(REPO, 'tools', 'benchmark_speed.py'), tiny_config,
-        '--device', 'cpu', '--iters', '2', '--warmup', '1',
-        '--heda-ratios', '0,0.5,1', '--calib-batches', '2',
-        '--calib-passes', '1', '--loss-reps', '2', '--no-memory', '--json',
+        osp.join(REPO, 'tools', 'benchmark_speed.py'), tiny_config, '--device',
+        'cpu', '--iters', '2', '--warmup', '1', '--heda-ratios', '0,0.5,1',
+        '--calib-batches', '2', '--calib-passes', '1', '--loss-reps', '2',
+        '--no-memory', '--json',
         str(out)
     ]
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO,
-                          timeout=600)
+    proc = subprocess.run(
+        cmd, capture_output=True, text=True, cwd=REPO, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     text = proc.stdout
     for needle in ('student step alone', 'teacher forward alone', 'KD step',
@@ -76,8 +76,8 @@ def test_tool_prints_table_ratios_and_writes_json(tiny_config, tmp_path):
     # the config's crop size and batch size
     assert report['img_size'] == 24 and report['batch_size'] == 8
     assert set(report['timings']) >= {
-        'student', 'teacher', 'kd', 'energykd', 'heda@0', 'heda@0.5',
-        'heda@1', 'student_fb@4', 'teacher@4', 'student_fb@8', 'kd_loss',
+        'student', 'teacher', 'kd', 'energykd', 'heda@0', 'heda@0.5', 'heda@1',
+        'student_fb@4', 'teacher@4', 'student_fb@8', 'kd_loss',
         'energykd_loss', 'calibration', 'teacher_eval'
     }
     for stats in report['timings'].values():
@@ -93,9 +93,10 @@ def test_tool_prints_table_ratios_and_writes_json(tiny_config, tmp_path):
         '0.5': dict(expected=4, observed=[4]),
         '1': dict(expected=8, observed=[8])
     }
-    assert {'energykd_over_kd', 'kd_over_limit', 'energykd_over_limit',
-            'calibration_over_teacher_eval', 'heda@0.5_over_predicted'
-            } <= set(report['targets'])
+    assert {
+        'energykd_over_kd', 'kd_over_limit', 'energykd_over_limit',
+        'calibration_over_teacher_eval', 'heda@0.5_over_predicted'
+    } <= set(report['targets'])
     assert report['memory'] == {}
     # HE-DA settings come from the config's HighEnergyAugmentHook
     assert report['loss_configs']['heda']['loss_weight'] == 3.0
@@ -114,8 +115,13 @@ def test_memory_probes(tiny_config):
 
 
 def test_ratios_and_targets():
-    med = dict(student=1.0, teacher=0.5, kd=1.55, energykd=1.56,
-               kd_loss=0.001, energykd_loss=0.0012)
+    med = dict(
+        student=1.0,
+        teacher=0.5,
+        kd=1.55,
+        energykd=1.56,
+        kd_loss=0.001,
+        energykd_loss=0.0012)
     med['student_fb@4'] = 0.5
     med['teacher@4'] = 0.25
     med['heda@0'] = 1.56
@@ -123,10 +129,15 @@ def test_ratios_and_targets():
     med['calibration'] = 1.0
     med['teacher_eval'] = 0.97
     timings = {k: dict(median_s=v, images_per_s=8 / v) for k, v in med.items()}
-    memory = dict(student=dict(peak_bytes=100), teacher=dict(peak_bytes=50),
-                  kd=dict(peak_bytes=140), energykd=dict(peak_bytes=160))
-    ratios, targets = compute_ratios(timings, memory, [0.0, 0.5],
-                                     {0.0: 0, 0.5: 4}, 8)
+    memory = dict(
+        student=dict(peak_bytes=100),
+        teacher=dict(peak_bytes=50),
+        kd=dict(peak_bytes=140),
+        energykd=dict(peak_bytes=160))
+    ratios, targets = compute_ratios(timings, memory, [0.0, 0.5], {
+        0.0: 0,
+        0.5: 4
+    }, 8)
     assert ratios['limit_s'] == pytest.approx(1.5)
     assert ratios['energykd_over_kd'] == pytest.approx(1.56 / 1.55)
     assert ratios['kd_over_limit'] == pytest.approx(1.55 / 1.5)
@@ -152,12 +163,12 @@ def test_loss_variants_derived_from_the_config():
     assert energy['loss_energykd']['mid_temperature'] == 2.0
     assert energy['loss_energykd']['low_energy_temperature'] == 3.0
     plain, energy, plain_label, _ = _derive_losses(
-        dict(loss_edkd=dict(type='EnergyDKDLoss', mid_temperature=1.0,
-                            beta=0.5)))
+        dict(
+            loss_edkd=dict(
+                type='EnergyDKDLoss', mid_temperature=1.0, beta=0.5)))
     assert plain_label == 'DKD'
     assert plain['loss_dkd'] == dict(
-        type='DKDLoss', temperature=1.0, loss_weight=1.0, alpha=1.0,
-        beta=0.5)
+        type='DKDLoss', temperature=1.0, loss_weight=1.0, alpha=1.0, beta=0.5)
     with pytest.raises(ValueError, match='distill_losses'):
         _derive_losses({})
 

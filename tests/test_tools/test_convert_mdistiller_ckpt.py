@@ -107,8 +107,12 @@ RESNET = {
     'resnet8x4': (8, (32, 64, 128, 256)),
     'resnet32x4': (32, (32, 64, 128, 256)),
 }
-WRN = {'wrn_16_1': (16, 1), 'wrn_16_2': (16, 2), 'wrn_40_1': (40, 1),
-       'wrn_40_2': (40, 2)}
+WRN = {
+    'wrn_16_1': (16, 1),
+    'wrn_16_2': (16, 2),
+    'wrn_40_1': (40, 1),
+    'wrn_40_2': (40, 2)
+}
 VGG = {
     'vgg8': [[64], [128], [256], [512], [512]],
     'vgg11': [[64], [128], [256, 256], [512, 512], [512, 512]],
@@ -130,7 +134,10 @@ def _bn_spec(name: str, c: int) -> Spec:
         [(f'{name}.num_batches_tracked', ())]
 
 
-def _conv_spec(name: str, out_c: int, in_c: int, k: int,
+def _conv_spec(name: str,
+               out_c: int,
+               in_c: int,
+               k: int,
                bias: bool = False) -> Spec:
     spec = [(f'{name}.weight', (out_c, in_c, k, k))]
     return spec + ([(f'{name}.bias', (out_c, ))] if bias else [])
@@ -315,8 +322,8 @@ def reference_forward(name: str, sd: Dict, x: torch.Tensor) -> torch.Tensor:
         for i in (1, 2, 3):
             for b in range((depth - 2) // 6):
                 p, stride = f'layer{i}.{b}', (2 if i > 1 and b == 0 else 1)
-                out = relu(_bn(sd, f'{p}.bn1',
-                               _conv(sd, f'{p}.conv1', x, stride, 1)))
+                out = relu(
+                    _bn(sd, f'{p}.bn1', _conv(sd, f'{p}.conv1', x, stride, 1)))
                 out = _bn(sd, f'{p}.bn2', _conv(sd, f'{p}.conv2', out, 1, 1))
                 if f'{p}.downsample.0.weight' in sd:
                     x = _bn(sd, f'{p}.downsample.1',
@@ -328,11 +335,12 @@ def reference_forward(name: str, sd: Dict, x: torch.Tensor) -> torch.Tensor:
         x = _conv(sd, 'conv1', x, 1, 1)
         for i in (1, 2, 3):
             for b in range((depth - 4) // 6):
-                p, stride = f'block{i}.layer.{b}', (2 if i > 1 and b == 0
-                                                    else 1)
+                p, stride = f'block{i}.layer.{b}', (2
+                                                    if i > 1 and b == 0 else 1)
                 act = relu(_bn(sd, f'{p}.bn1', x))
-                out = relu(_bn(sd, f'{p}.bn2',
-                               _conv(sd, f'{p}.conv1', act, stride, 1)))
+                out = relu(
+                    _bn(sd, f'{p}.bn2', _conv(sd, f'{p}.conv1', act, stride,
+                                              1)))
                 out = _conv(sd, f'{p}.conv2', out, 1, 1)
                 if f'{p}.convShortcut.weight' in sd:  # projects activated x
                     x = _conv(sd, f'{p}.convShortcut', act, stride)
@@ -356,8 +364,9 @@ def reference_forward(name: str, sd: Dict, x: torch.Tensor) -> torch.Tensor:
                 p, stride = f'blocks.{i}.{j}.conv', (s if j == 0 else 1)
                 hid = sd[f'{p}.0.weight'].shape[0]
                 out = relu(_bn(sd, f'{p}.1', _conv(sd, f'{p}.0', x)))
-                out = relu(_bn(sd, f'{p}.4',
-                               _conv(sd, f'{p}.3', out, stride, 1, hid)))
+                out = relu(
+                    _bn(sd, f'{p}.4', _conv(sd, f'{p}.3', out, stride, 1,
+                                            hid)))
                 out = _bn(sd, f'{p}.7', _conv(sd, f'{p}.6', out))
                 x = x + out if stride == 1 and x.shape == out.shape else out
         x = relu(_bn(sd, 'conv2.1', _conv(sd, 'conv2.0', x)))
@@ -370,16 +379,18 @@ def reference_forward(name: str, sd: Dict, x: torch.Tensor) -> torch.Tensor:
                 p, stride = f'layer{i + 1}.{b}', (2 if b == 0 else 1)
                 g1 = x.shape[1] // sd[f'{p}.conv1.weight'].shape[1]
                 mid = sd[f'{p}.conv1.weight'].shape[0]
-                out = relu(_bn(sd, f'{p}.bn1',
-                               _conv(sd, f'{p}.conv1', x, groups=g1)))
+                out = relu(
+                    _bn(sd, f'{p}.bn1', _conv(sd, f'{p}.conv1', x, groups=g1)))
                 out = _shuffle(out, g1)
-                out = relu(_bn(sd, f'{p}.bn2',
-                               _conv(sd, f'{p}.conv2', out, stride, 1, mid)))
+                out = relu(
+                    _bn(sd, f'{p}.bn2',
+                        _conv(sd, f'{p}.conv2', out, stride, 1, mid)))
                 out = _bn(sd, f'{p}.bn3',
                           _conv(sd, f'{p}.conv3', out, groups=SHUFFLE_V1[2]))
                 if stride == 2:
-                    x = relu(torch.cat(
-                        [out, F.avg_pool2d(x, 3, stride=2, padding=1)], 1))
+                    x = relu(
+                        torch.cat(
+                            [out, F.avg_pool2d(x, 3, stride=2, padding=1)], 1))
                 else:
                     x = relu(out + x)
         return _fc(sd, 'linear', F.avg_pool2d(x, 4).flatten(1))
@@ -410,11 +421,11 @@ def reference_forward(name: str, sd: Dict, x: torch.Tensor) -> torch.Tensor:
         x = relu(_bn(sd, 'bn1', _conv(sd, 'conv1', x, 1, 1)))
         for i, n in enumerate(RESNET50):
             for b in range(n):
-                p, stride = f'layer{i + 1}.{b}', (2 if i > 0 and b == 0
-                                                  else 1)
+                p, stride = f'layer{i + 1}.{b}', (2 if i > 0 and b == 0 else 1)
                 out = relu(_bn(sd, f'{p}.bn1', _conv(sd, f'{p}.conv1', x)))
-                out = relu(_bn(sd, f'{p}.bn2',
-                               _conv(sd, f'{p}.conv2', out, stride, 1)))
+                out = relu(
+                    _bn(sd, f'{p}.bn2', _conv(sd, f'{p}.conv2', out, stride,
+                                              1)))
                 out = _bn(sd, f'{p}.bn3', _conv(sd, f'{p}.conv3', out))
                 if f'{p}.shortcut.0.weight' in sd:
                     x = _bn(sd, f'{p}.shortcut.1',
@@ -455,8 +466,11 @@ def _run_cli_parallel(jobs: Dict[str, List[str]], tmp: Path) -> Dict:
             out = open(tmp / f'{key}.out', 'w')
             err = open(tmp / f'{key}.err', 'w')
             running[key] = (subprocess.Popen(
-                [sys.executable, str(TOOL), *args], stdout=out, stderr=err,
-                env=env, cwd=str(tmp)), out, err)
+                [sys.executable, str(TOOL), *args],
+                stdout=out,
+                stderr=err,
+                env=env,
+                cwd=str(tmp)), out, err)
         key = next(iter(running))
         proc, out, err = running.pop(key)
         proc.wait(timeout=300)
@@ -473,8 +487,9 @@ def converted_fixtures(tmp_path_factory):
         pytest.skip(f'fixtures not found at {FIXTURES}')
     tmp = tmp_path_factory.mktemp('converted')
     jobs = {
-        fname: [str(FIXTURES / fname), str(tmp / f'{fname}.pth'), '--model',
-                model]
+        fname:
+        [str(FIXTURES / fname),
+         str(tmp / f'{fname}.pth'), '--model', model]
         for fname, model in FIXTURE_MODELS.items()
     }
     return tmp, _run_cli_parallel(jobs, tmp)
@@ -488,8 +503,8 @@ def test_convert_released_student(fname, converted_fixtures):
     assert returncode == 0, stderr
     assert 'Converted' in stdout
 
-    original = torch.load(FIXTURES / fname, map_location='cpu',
-                          weights_only=True)['model']
+    original = torch.load(
+        FIXTURES / fname, map_location='cpu', weights_only=True)['model']
     # the reference spec describes the released network exactly
     assert {k: tuple(v.shape) for k, v in original.items()} == \
         dict(reference_spec(name))
@@ -512,8 +527,9 @@ def test_wrong_model_fails_clearly(tmp_path):
     src = tmp_path / 'resnet20.pth'
     torch.save({'model': random_reference_weights('resnet20')}, src)
     returncode, _, stderr = _run_cli_parallel(
-        {'deeper': [str(src), str(tmp_path / 'b.pth'), '--model',
-                    'resnet56']}, tmp_path)['deeper']
+        {'deeper': [str(src),
+                    str(tmp_path / 'b.pth'), '--model', 'resnet56']},
+        tmp_path)['deeper']
     assert returncode == 1
     assert 'Traceback' not in stderr, stderr
     assert "error: The checkpoint does not match model 'resnet56'" in stderr
@@ -528,8 +544,8 @@ def test_unknown_model_name(tmp_path, capsys):
     spec.loader.exec_module(tool)
     src = tmp_path / 'resnet20.pth'
     torch.save({'model': random_reference_weights('resnet20')}, src)
-    assert tool.main([str(src), str(tmp_path / 'a.pth'), '--model',
-                      'resnet99']) == 1
+    assert tool.main(
+        [str(src), str(tmp_path / 'a.pth'), '--model', 'resnet99']) == 1
     stderr = capsys.readouterr().err
     assert "error: Unknown model 'resnet99'" in stderr
     assert 'resnet20' in stderr and 'mobile_half' in stderr
@@ -537,8 +553,8 @@ def test_unknown_model_name(tmp_path, capsys):
     # the zoo's own spellings are accepted
     mv2 = tmp_path / 'mv2.pth'
     torch.save({'model': random_reference_weights('mobilenetv2')}, mv2)
-    assert tool.main([str(mv2), str(tmp_path / 'c.pth'), '--model',
-                      'mobile_half']) == 0
+    assert tool.main(
+        [str(mv2), str(tmp_path / 'c.pth'), '--model', 'mobile_half']) == 0
     ckpt = torch.load(tmp_path / 'c.pth', weights_only=True)
     assert ckpt['meta']['model'] == 'mobilenetv2'
 
@@ -561,16 +577,17 @@ def test_wrong_family_lists_unmatched_keys():
 def test_reference_spec_matches_original_sizes():
     for name in MDISTILLER_MODEL_NAMES:
         spec = reference_spec(name)
-        params = sum(torch.Size(shape).numel() for key, shape in spec
-                     if not key.endswith(('running_mean', 'running_var',
-                                          'num_batches_tracked')))
+        params = sum(
+            torch.Size(shape).numel() for key, shape in spec
+            if not key.endswith(('running_mean', 'running_var',
+                                 'num_batches_tracked')))
         assert (params, len(spec)) == ORIGINAL_SIZES[name], name
 
 
 @pytest.mark.parametrize('name', MDISTILLER_MODEL_NAMES)
 def test_every_zoo_layout_converts(name):
-    source = OrderedDict((k, torch.zeros(shape))
-                         for k, shape in reference_spec(name))
+    source = OrderedDict(
+        (k, torch.zeros(shape)) for k, shape in reference_spec(name))
     converted = convert_mdistiller_state_dict(source, name)
     assert len(converted) == len(source)
     assert all(k.startswith(('backbone.', 'head.fc.')) for k in converted)
@@ -585,8 +602,7 @@ def test_every_zoo_layout_converts(name):
 ])
 def test_converted_logits_match_reference(name):
     original = random_reference_weights(name)
-    model = load_converted(name,
-                           convert_mdistiller_state_dict(original, name))
+    model = load_converted(name, convert_mdistiller_state_dict(original, name))
     x = fixed_inputs(2)
     with torch.no_grad():
         expected = reference_forward(name, original, x)
@@ -597,13 +613,23 @@ def test_converted_logits_match_reference(name):
 
 def test_extract_state_dict_layouts():
     sd = OrderedDict(a=torch.zeros(1), b=torch.ones(2))
-    for ckpt in (sd, {'model': sd}, {'state_dict': sd, 'epoch': 3},
-                 {'model': OrderedDict(('module.' + k, v)
-                                       for k, v in sd.items())}):
+    for ckpt in (sd, {
+            'model': sd
+    }, {
+            'state_dict': sd,
+            'epoch': 3
+    }, {
+            'model':
+            OrderedDict(('module.' + k, v) for k, v in sd.items())
+    }):
         out = extract_state_dict(ckpt)
         assert list(out) == ['a', 'b']
-    distiller = {'model': {'module.student.a': torch.zeros(1),
-                           'module.teacher.a': torch.ones(1)}}
+    distiller = {
+        'model': {
+            'module.student.a': torch.zeros(1),
+            'module.teacher.a': torch.ones(1)
+        }
+    }
     out = extract_state_dict(distiller, prefix='student.')
     assert list(out) == ['a'] and out['a'].item() == 0
     with pytest.raises(ConversionError, match='No tensors'):
@@ -654,8 +680,9 @@ def test_unreadable_source_is_an_error_line(tmp_path):
     torch.save({'model': random_reference_weights('resnet20')}, src)
     src.write_bytes(src.read_bytes()[:5000])
     returncode, _, stderr = _run_cli_parallel(
-        {'cut': [str(src), str(tmp_path / 'o.pth'), '--model',
-                 'resnet20']}, tmp_path)['cut']
+        {'cut': [str(src),
+                 str(tmp_path / 'o.pth'), '--model', 'resnet20']},
+        tmp_path)['cut']
     assert returncode == 1
     assert 'Traceback' not in stderr, stderr
     assert 'error:' in stderr and 'cut short' in stderr

@@ -3,18 +3,18 @@ import subprocess
 import sys
 
 import torch
+from mmengine.config import Config
 from mmengine.runner import Runner
 
 from tests.helpers import (CONFIGS, REPO, make_imagenet_folder,
                            save_teacher_for, tiny_imagenet_cfg)
-from mmengine.config import Config
 
 
 def test_export_student_loads_in_plain_mmpretrain(tmp_path):
     config_path = osp.join(CONFIGS, 'kd/res34_res18_in1k.py')
     data_root = make_imagenet_folder(str(tmp_path / 'data'))
-    ckpt = save_teacher_for(Config.fromfile(config_path),
-                            str(tmp_path / 't.pth'))
+    ckpt = save_teacher_for(
+        Config.fromfile(config_path), str(tmp_path / 't.pth'))
     cfg = tiny_imagenet_cfg(config_path, str(tmp_path / 'work'), data_root,
                             ckpt)
     runner = Runner.from_cfg(cfg)
@@ -22,9 +22,12 @@ def test_export_student_loads_in_plain_mmpretrain(tmp_path):
     train_ckpt = str(tmp_path / 'work' / 'epoch_1.pth')
     out = str(tmp_path / 'student.pth')
     subprocess.run([
-        sys.executable, osp.join(REPO, 'tools', 'export_student.py'),
-        config_path, train_ckpt, out
-    ], check=True, cwd=REPO)
+        sys.executable,
+        osp.join(REPO, 'tools', 'export_student.py'), config_path, train_ckpt,
+        out
+    ],
+                   check=True,
+                   cwd=REPO)
     exported = torch.load(out, weights_only=True)
     student = runner.model.student.state_dict()
     assert set(exported['state_dict']) == set(student)
@@ -54,7 +57,9 @@ assert 'mmenergykd' not in sys.modules
 print('OK')
 '''
     result = subprocess.run([sys.executable, '-c', script],
-                            capture_output=True, text=True, cwd=str(tmp_path))
+                            capture_output=True,
+                            text=True,
+                            cwd=str(tmp_path))
     assert result.returncode == 0, result.stderr[-3000:]
     assert 'OK' in result.stdout
 
@@ -65,17 +70,19 @@ def test_export_student_without_dataset_meta_loads_in_get_model(tmp_path):
     # so MMPretrain's get_model falls back to the config's dataset classes
     # instead of failing on `len(None)`.
     import mmpretrain
+
     from mmenergykd.apis import export_student, student_config_path
-    from tests.helpers import build_model, save_tiny_teacher, tiny_distiller_cfg
+    from tests.helpers import (build_model, save_tiny_teacher,
+                               tiny_distiller_cfg)
     teacher = save_tiny_teacher(str(tmp_path / 't.pth'))
     cfg = Config(dict(model=tiny_distiller_cfg(teacher)))
     cfg.dump(str(tmp_path / 'cfg.py'))
     model = build_model(cfg.model)
     train_ckpt = str(tmp_path / 'train.pth')
-    torch.save(dict(meta=dict(epoch=1), state_dict=model.state_dict()),
-               train_ckpt)
-    out = export_student(str(tmp_path / 'cfg.py'), train_ckpt,
-                         str(tmp_path / 'student.pth'))
+    torch.save(
+        dict(meta=dict(epoch=1), state_dict=model.state_dict()), train_ckpt)
+    out = export_student(
+        str(tmp_path / 'cfg.py'), train_ckpt, str(tmp_path / 'student.pth'))
     assert 'dataset_meta' not in torch.load(out, weights_only=True)['meta']
     loaded = mmpretrain.get_model(student_config_path(out), pretrained=out)
     for key, value in model.student.state_dict().items():

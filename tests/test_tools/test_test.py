@@ -27,7 +27,8 @@ def student_of(state_dict: dict) -> dict:
     }
 
 
-def predict(runner: Runner, student_state: dict,
+def predict(runner: Runner,
+            student_state: dict,
             mirror: bool = False) -> torch.Tensor:
     """Scores of the student with these weights on the test set (on the
     mirror images with ``mirror``)."""
@@ -44,12 +45,12 @@ def predict(runner: Runner, student_state: dict,
 
 
 def test_tools_test_evaluates_the_student_keeping_other_hooks(tmp_path):
-    data = make_imagenet_folder(str(tmp_path / 'data'), num_train=8,
-                                num_val=6, classes=5, size=20)
+    data = make_imagenet_folder(
+        str(tmp_path / 'data'), num_train=8, num_val=6, classes=5, size=20)
     teacher = save_tiny_teacher(str(tmp_path / 't.pth'))
     work = str(tmp_path / 'work')
-    cfg = tiny_runner_cfg(work, data, teacher, max_epochs=1,
-                          custom_hooks=TRAINING_HOOKS + [EMA])
+    cfg = tiny_runner_cfg(
+        work, data, teacher, max_epochs=1, custom_hooks=TRAINING_HOOKS + [EMA])
     runner = Runner.from_cfg(cfg)
     runner.train()
     ckpt = osp.join(work, 'epoch_1.pth')
@@ -57,11 +58,14 @@ def test_tools_test_evaluates_the_student_keeping_other_hooks(tmp_path):
     cfg.dump(config)
 
     out = str(tmp_path / 'preds.pkl')
-    result = subprocess.run(
-        [sys.executable, TEST_PY, config, ckpt, '--work-dir',
-         str(tmp_path / 'test'), '--out', out, '--cfg-options',
-         'log_level=INFO'],
-        cwd=REPO, capture_output=True, text=True, timeout=300)
+    result = subprocess.run([
+        sys.executable, TEST_PY, config, ckpt, '--work-dir',
+        str(tmp_path / 'test'), '--out', out, '--cfg-options', 'log_level=INFO'
+    ],
+                            cwd=REPO,
+                            capture_output=True,
+                            text=True,
+                            timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     log = result.stdout + result.stderr
     # The training-only hooks are dropped, the others (EMAHook) kept.
@@ -103,8 +107,7 @@ def test_tools_test_evaluates_the_student_keeping_other_hooks(tmp_path):
     # the TTA wrapper and test its initial weights; the checkpoint already
     # holds the averaged ones)
     tta = run_tool(config, ckpt, tmp_path, 'tta', '--tta')
-    tta_scores = torch.stack(
-        [torch.as_tensor(r['pred_score']) for r in tta])
+    tta_scores = torch.stack([torch.as_tensor(r['pred_score']) for r in tta])
     weights = student_of(checkpoint['state_dict'])
     expected = (predict(runner, weights) +
                 predict(runner, weights, mirror=True)) / 2
@@ -114,10 +117,14 @@ def test_tools_test_evaluates_the_student_keeping_other_hooks(tmp_path):
 
 def run_tool(config: str, ckpt: str, tmp_path, name: str, *flags) -> object:
     out = str(tmp_path / f'{name}.pkl')
-    result = subprocess.run(
-        [sys.executable, TEST_PY, config, ckpt, '--work-dir',
-         str(tmp_path / name), '--out', out, *flags],
-        cwd=REPO, capture_output=True, text=True, timeout=300)
+    result = subprocess.run([
+        sys.executable, TEST_PY, config, ckpt, '--work-dir',
+        str(tmp_path / name), '--out', out, *flags
+    ],
+                            cwd=REPO,
+                            capture_output=True,
+                            text=True,
+                            timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     with open(out, 'rb') as f:
         return pickle.load(f)

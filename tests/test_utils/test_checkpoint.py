@@ -24,8 +24,13 @@ class _RunsCode:
 def test_crafted_checkpoint_is_refused_and_code_not_run(tmp_path):
     marker = tmp_path / 'pwned'
     path = tmp_path / 'evil.pth'
-    torch.save({'state_dict': {'w': torch.zeros(1)},
-                'evil': _RunsCode(str(marker))}, path)
+    torch.save(
+        {
+            'state_dict': {
+                'w': torch.zeros(1)
+            },
+            'evil': _RunsCode(str(marker))
+        }, path)
     with pytest.raises(CheckpointSafetyError, match='weights_only'):
         safe_torch_load(str(path))
     with pytest.raises(CheckpointSafetyError):
@@ -37,9 +42,11 @@ def test_runner_style_checkpoint_loads_with_weights_only(tmp_path):
     hub = MessageHub.get_instance('ckpt_test')
     hub.update_scalar('train/loss', 1.5)
     path = tmp_path / 'runner.pth'
-    torch.save(dict(state_dict={'w': torch.ones(2)},
-                    message_hub=hub.state_dict(),
-                    meta=dict(seed=1, epoch=3)), path)
+    torch.save(
+        dict(
+            state_dict={'w': torch.ones(2)},
+            message_hub=hub.state_dict(),
+            meta=dict(seed=1, epoch=3)), path)
     # torch's default (weights_only=True) fails on MMEngine checkpoints...
     with pytest.raises(pickle.UnpicklingError):
         torch.load(path)

@@ -13,6 +13,9 @@ model = dict(
     student_loss_weight=1.0,
     distill_losses=dict(
         loss_dkd=dict(
-            type='DKDLoss', alpha=1.0, beta=2.0, temperature=4.0,
+            type='DKDLoss',
+            alpha=1.0,
+            beta=2.0,
+            temperature=4.0,
             loss_weight=1.0)),
     loss_warmup_epochs=dict(loss_dkd=20))

@@ -3,9 +3,7 @@
 # epochs.
 # Teacher weights: the CRD / mdistiller cifar_teachers converted with
 # tools/convert_mdistiller_ckpt.py (see README, "CIFAR-100").
-_base_ = [
-    '../../cifar100/energykd/energykd_vgg13_vgg8_1xb64_240e_cifar100.py'
-]
+_base_ = ['../../cifar100/energykd/energykd_vgg13_vgg8_1xb64_240e_cifar100.py']
 
 # CIFAR-100-LT: the training split cut to an exponential long-tailed
 # profile (imbalance factor 100: 500 images for class 0 down to 5 for class

@@ -86,8 +86,10 @@ def ensure_calibrated(runner,
 
 def _thresholds(consumer) -> list:
     low = getattr(consumer, 'low_threshold', None)
-    return [float(low) if low is not None else float('-inf'),
-            float(consumer.high_threshold)]
+    return [
+        float(low) if low is not None else float('-inf'),
+        float(consumer.high_threshold)
+    ]
 
 
 @HOOKS.register_module()

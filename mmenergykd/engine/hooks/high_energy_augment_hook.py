@@ -95,9 +95,13 @@ class HighEnergyAugmentHook(Hook):
                  seed: Optional[int] = None,
                  selection: str = 'energy') -> None:
         self.settings = dict(
-            high_ratio=high_ratio, augment=augment, alpha=alpha,
-            kd_term=kd_term, temperature=temperature,
-            loss_weight=loss_weight, energy_temperature=energy_temperature,
+            high_ratio=high_ratio,
+            augment=augment,
+            alpha=alpha,
+            kd_term=kd_term,
+            temperature=temperature,
+            loss_weight=loss_weight,
+            energy_temperature=energy_temperature,
             selection=selection)
         # Validate now, before any model is built.
         try:
@@ -156,12 +160,15 @@ class HighEnergyAugmentHook(Hook):
                     'entry.')
         ensure_calibrated(runner, self.calibration_state)
 
-    def before_train_iter(self, runner, batch_idx: int,
+    def before_train_iter(self,
+                          runner,
+                          batch_idx: int,
                           data_batch=None) -> None:
         # Stateless stream: what a step draws depends on the step only.
         self.module.rng = np.random.Generator(
-            np.random.PCG64([self._seed(runner) % (1 << 63), get_rank(),
-                             runner.iter]))
+            np.random.PCG64(
+                [self._seed(runner) % (1 << 63),
+                 get_rank(), runner.iter]))
 
     def before_train_epoch(self, runner) -> None:
         self.module.active = self.epochs is None or runner.epoch in self.epochs

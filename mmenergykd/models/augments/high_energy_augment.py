@@ -9,9 +9,8 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from mmenergykd.models.losses.energy import (batch_thresholds,
-                                             check_positive, check_ratio,
-                                             check_temperature,
+from mmenergykd.models.losses.energy import (batch_thresholds, check_positive,
+                                             check_ratio, check_temperature,
                                              energy_score,
                                              fill_calibration_record,
                                              init_calibration_record,
@@ -181,10 +180,10 @@ class HighEnergyAugment(nn.Module):
         index = torch.nonzero(energies > threshold).flatten()
         if self.selection == 'random':
             # The control: as many samples, drawn uniformly from the batch.
-            pick = self.rng.choice(energies.numel(), size=index.numel(),
-                                   replace=False)
-            index = torch.as_tensor(np.sort(pick), dtype=torch.long,
-                                    device=energies.device)
+            pick = self.rng.choice(
+                energies.numel(), size=index.numel(), replace=False)
+            index = torch.as_tensor(
+                np.sort(pick), dtype=torch.long, device=energies.device)
         return index
 
     def mix(self, images: Tensor) -> Tuple[Tensor, dict]:
@@ -224,8 +223,7 @@ class HighEnergyAugment(nn.Module):
             temperature = energy_loss.sample_temperatures(teacher_logits)
         else:
             temperature = self.temperature
-        per_sample = per_sample_kd(student_logits, teacher_logits,
-                                   temperature)
+        per_sample = per_sample_kd(student_logits, teacher_logits, temperature)
         return self.loss_weight * per_sample.mean()
 
     def extra_loss(self, distiller: nn.Module, inputs: Tensor,
@@ -246,8 +244,8 @@ class HighEnergyAugment(nn.Module):
         batch = inputs.shape[0]
         zero = teacher_logits.new_zeros((), dtype=torch.float32)
         if not self.active:
-            return dict(loss_heda=zero, heda_num=zero.clone(),
-                        heda_share=zero.clone())
+            return dict(
+                loss_heda=zero, heda_num=zero.clone(), heda_share=zero.clone())
         energies = None
         if energy_loss is not None and hasattr(energy_loss, 'energies') \
                 and energy_loss.energy_temperature == self.energy_temperature:

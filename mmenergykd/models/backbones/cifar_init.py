@@ -22,8 +22,10 @@ def zoo_init_cfg(conv_bias: bool = False) -> List[dict]:
         type='Kaiming', layer='Conv2d', mode='fan_out', nonlinearity='relu')
     if conv_bias:
         kaiming['bias'] = 0
-    return [kaiming, dict(type='Constant', val=1,
-                          layer=['_BatchNorm', 'GroupNorm'])]
+    return [
+        kaiming,
+        dict(type='Constant', val=1, layer=['_BatchNorm', 'GroupNorm'])
+    ]
 
 
 ZOO_INIT_CFG = zoo_init_cfg()

@@ -17,18 +17,21 @@ from mmpretrain.registry import MODELS
 
 from .cifar_init import ZOO_INIT_CFG
 
-
 # (expand ratio or None for "T", output channels, blocks, first stride)
-_STAGES = ((1, 16, 1, 1), (None, 24, 2, 1), (None, 32, 3, 2),
-           (None, 64, 4, 2), (None, 96, 3, 1), (None, 160, 3, 2),
-           (None, 320, 1, 1))
+_STAGES = ((1, 16, 1, 1), (None, 24, 2, 1), (None, 32, 3, 2), (None, 64, 4, 2),
+           (None, 96, 3, 1), (None, 160, 3, 2), (None, 320, 1, 1))
 
 
 def _conv_bn_relu(in_channels: int, out_channels: int, kernel_size: int,
                   stride: int) -> nn.Sequential:
     return nn.Sequential(
-        nn.Conv2d(in_channels, out_channels, kernel_size, stride,
-                  kernel_size // 2, bias=False),
+        nn.Conv2d(
+            in_channels,
+            out_channels,
+            kernel_size,
+            stride,
+            kernel_size // 2,
+            bias=False),
         nn.BatchNorm2d(out_channels),
         nn.ReLU(inplace=True),
     )
@@ -59,8 +62,7 @@ class CifarInvertedResidual(nn.Module):
             nn.Conv2d(in_channels, hidden, 1, 1, 0, bias=False),
             nn.BatchNorm2d(hidden),
             nn.ReLU(inplace=True),
-            nn.Conv2d(hidden, hidden, 3, stride, 1, groups=hidden,
-                      bias=False),
+            nn.Conv2d(hidden, hidden, 3, stride, 1, groups=hidden, bias=False),
             nn.BatchNorm2d(hidden),
             nn.ReLU(inplace=True),
             nn.Conv2d(hidden, out_channels, 1, 1, 0, bias=False),
@@ -99,8 +101,8 @@ class CifarMobileNetV2(BaseModule):
     def __init__(self,
                  arch: Union[str, dict] = 'mobile_half',
                  in_channels: int = 3,
-                 init_cfg: Optional[Union[dict, List[dict]]] = ZOO_INIT_CFG
-                 ) -> None:
+                 init_cfg: Optional[Union[dict,
+                                          List[dict]]] = ZOO_INIT_CFG) -> None:
         super().__init__(init_cfg=init_cfg)
         if isinstance(arch, str):
             if arch not in self.arch_settings:
@@ -121,14 +123,13 @@ class CifarMobileNetV2(BaseModule):
             stage = []
             for j in range(num_blocks):
                 stage.append(
-                    CifarInvertedResidual(channels, out_channels,
-                                          stride if j == 0 else 1,
-                                          expand_ratio
-                                          if ratio is None else ratio))
+                    CifarInvertedResidual(
+                        channels, out_channels, stride if j == 0 else 1,
+                        expand_ratio if ratio is None else ratio))
                 channels = out_channels
             self.blocks.append(nn.Sequential(*stage))
-        last_channels = (int(1280 * widen_factor)
-                         if widen_factor > 1.0 else 1280)
+        last_channels = (
+            int(1280 * widen_factor) if widen_factor > 1.0 else 1280)
         self.conv2 = _conv_bn_relu(channels, last_channels, 1, 1)
         self.out_channels = last_channels
 

@@ -19,7 +19,6 @@ from mmpretrain.registry import MODELS
 from .cifar_init import ZOO_INIT_CFG
 
 
-
 class CifarBasicBlock(nn.Module):
     """Post-activation basic block (two 3x3 convs) of the CIFAR ResNets.
 
@@ -29,12 +28,13 @@ class CifarBasicBlock(nn.Module):
         stride (int): Stride of the first 3x3 conv. Defaults to 1.
     """
 
-    def __init__(self, in_channels: int, out_channels: int,
+    def __init__(self,
+                 in_channels: int,
+                 out_channels: int,
                  stride: int = 1) -> None:
         super().__init__()
         self.conv1 = nn.Conv2d(
-            in_channels, out_channels, 3, stride=stride, padding=1,
-            bias=False)
+            in_channels, out_channels, 3, stride=stride, padding=1, bias=False)
         self.bn1 = nn.BatchNorm2d(out_channels)
         self.conv2 = nn.Conv2d(
             out_channels, out_channels, 3, stride=1, padding=1, bias=False)
@@ -42,8 +42,8 @@ class CifarBasicBlock(nn.Module):
         self.downsample: Optional[nn.Sequential] = None
         if stride != 1 or in_channels != out_channels:
             self.downsample = nn.Sequential(
-                nn.Conv2d(in_channels, out_channels, 1, stride=stride,
-                          bias=False),
+                nn.Conv2d(
+                    in_channels, out_channels, 1, stride=stride, bias=False),
                 nn.BatchNorm2d(out_channels))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -91,8 +91,8 @@ class CifarResNet(BaseModule):
     def __init__(self,
                  arch: Union[str, dict] = 'resnet20',
                  in_channels: int = 3,
-                 init_cfg: Optional[Union[dict, List[dict]]] = ZOO_INIT_CFG
-                 ) -> None:
+                 init_cfg: Optional[Union[dict,
+                                          List[dict]]] = ZOO_INIT_CFG) -> None:
         super().__init__(init_cfg=init_cfg)
         if isinstance(arch, str):
             if arch not in self.arch_settings:

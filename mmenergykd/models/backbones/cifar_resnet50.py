@@ -19,7 +19,6 @@ from mmpretrain.registry import MODELS
 from .cifar_init import ZOO_INIT_CFG
 
 
-
 class CifarBottleneck(nn.Module):
     """Bottleneck block (1x1, 3x3, 1x1) with a projection shortcut.
 
@@ -32,22 +31,21 @@ class CifarBottleneck(nn.Module):
 
     expansion = 4
 
-    def __init__(self, in_channels: int, planes: int,
-                 stride: int = 1) -> None:
+    def __init__(self, in_channels: int, planes: int, stride: int = 1) -> None:
         super().__init__()
         out_channels = planes * self.expansion
         self.conv1 = nn.Conv2d(in_channels, planes, 1, bias=False)
         self.bn1 = nn.BatchNorm2d(planes)
-        self.conv2 = nn.Conv2d(planes, planes, 3, stride=stride, padding=1,
-                               bias=False)
+        self.conv2 = nn.Conv2d(
+            planes, planes, 3, stride=stride, padding=1, bias=False)
         self.bn2 = nn.BatchNorm2d(planes)
         self.conv3 = nn.Conv2d(planes, out_channels, 1, bias=False)
         self.bn3 = nn.BatchNorm2d(out_channels)
         self.shortcut: Optional[nn.Sequential] = None
         if stride != 1 or in_channels != out_channels:
             self.shortcut = nn.Sequential(
-                nn.Conv2d(in_channels, out_channels, 1, stride=stride,
-                          bias=False),
+                nn.Conv2d(
+                    in_channels, out_channels, 1, stride=stride, bias=False),
                 nn.BatchNorm2d(out_channels))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -84,8 +82,8 @@ class CifarResNet50(BaseModule):
     def __init__(self,
                  arch: Union[str, dict] = 'resnet50',
                  in_channels: int = 3,
-                 init_cfg: Optional[Union[dict, List[dict]]] = ZOO_INIT_CFG
-                 ) -> None:
+                 init_cfg: Optional[Union[dict,
+                                          List[dict]]] = ZOO_INIT_CFG) -> None:
         super().__init__(init_cfg=init_cfg)
         if isinstance(arch, str):
             if arch not in self.arch_settings:
@@ -94,8 +92,8 @@ class CifarResNet50(BaseModule):
             num_blocks = self.arch_settings[arch]
         else:
             num_blocks = tuple(arch['num_blocks'])
-        self.conv1 = nn.Conv2d(in_channels, 64, 3, stride=1, padding=1,
-                               bias=False)
+        self.conv1 = nn.Conv2d(
+            in_channels, 64, 3, stride=1, padding=1, bias=False)
         self.bn1 = nn.BatchNorm2d(64)
         channels = 64
         for i, (planes, blocks, stride) in enumerate(

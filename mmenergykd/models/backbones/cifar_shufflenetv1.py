@@ -27,8 +27,8 @@ def channel_shuffle(x: torch.Tensor, groups: int) -> torch.Tensor:
         torch.Tensor: Tensor of the same shape with shuffled channels.
     """
     n, c, h, w = x.shape
-    return x.view(n, groups, c // groups, h, w).transpose(1, 2).reshape(
-        n, c, h, w)
+    return x.view(n, groups, c // groups, h,
+                  w).transpose(1, 2).reshape(n, c, h, w)
 
 
 class ShuffleV1Unit(nn.Module):
@@ -53,8 +53,13 @@ class ShuffleV1Unit(nn.Module):
             in_channels, mid_channels, 1, groups=first_groups, bias=False)
         self.bn1 = nn.BatchNorm2d(mid_channels)
         self.conv2 = nn.Conv2d(
-            mid_channels, mid_channels, 3, stride=stride, padding=1,
-            groups=mid_channels, bias=False)
+            mid_channels,
+            mid_channels,
+            3,
+            stride=stride,
+            padding=1,
+            groups=mid_channels,
+            bias=False)
         self.bn2 = nn.BatchNorm2d(mid_channels)
         self.conv3 = nn.Conv2d(
             mid_channels, out_channels, 1, groups=groups, bias=False)

@@ -34,16 +34,22 @@ class ShuffleV2DownUnit(nn.Module):
         super().__init__()
         mid = out_channels // 2
         # left branch: 3x3 depthwise (stride 2) -> 1x1
-        self.conv1 = nn.Conv2d(in_channels, in_channels, 3, stride=2,
-                               padding=1, groups=in_channels, bias=False)
+        self.conv1 = nn.Conv2d(
+            in_channels,
+            in_channels,
+            3,
+            stride=2,
+            padding=1,
+            groups=in_channels,
+            bias=False)
         self.bn1 = nn.BatchNorm2d(in_channels)
         self.conv2 = nn.Conv2d(in_channels, mid, 1, bias=False)
         self.bn2 = nn.BatchNorm2d(mid)
         # right branch: 1x1 -> 3x3 depthwise (stride 2) -> 1x1
         self.conv3 = nn.Conv2d(in_channels, mid, 1, bias=False)
         self.bn3 = nn.BatchNorm2d(mid)
-        self.conv4 = nn.Conv2d(mid, mid, 3, stride=2, padding=1, groups=mid,
-                               bias=False)
+        self.conv4 = nn.Conv2d(
+            mid, mid, 3, stride=2, padding=1, groups=mid, bias=False)
         self.bn4 = nn.BatchNorm2d(mid)
         self.conv5 = nn.Conv2d(mid, mid, 1, bias=False)
         self.bn5 = nn.BatchNorm2d(mid)
@@ -73,8 +79,14 @@ class ShuffleV2Unit(nn.Module):
         channels = self.split
         self.conv1 = nn.Conv2d(channels, channels, 1, bias=False)
         self.bn1 = nn.BatchNorm2d(channels)
-        self.conv2 = nn.Conv2d(channels, channels, 3, stride=1, padding=1,
-                               groups=channels, bias=False)
+        self.conv2 = nn.Conv2d(
+            channels,
+            channels,
+            3,
+            stride=1,
+            padding=1,
+            groups=channels,
+            bias=False)
         self.bn2 = nn.BatchNorm2d(channels)
         self.conv3 = nn.Conv2d(channels, channels, 1, bias=False)
         self.bn3 = nn.BatchNorm2d(channels)
@@ -126,8 +138,7 @@ class CifarShuffleNetV2(BaseModule):
         self.conv1 = nn.Conv2d(in_channels, 24, 1, bias=False)
         self.bn1 = nn.BatchNorm2d(24)
         channels = 24
-        for i, (width, blocks) in enumerate(zip(out_channels[:3],
-                                                num_blocks)):
+        for i, (width, blocks) in enumerate(zip(out_channels[:3], num_blocks)):
             units: List[nn.Module] = [ShuffleV2DownUnit(channels, width)]
             units += [ShuffleV2Unit(width) for _ in range(blocks)]
             self.add_module(f'layer{i + 1}', nn.Sequential(*units))

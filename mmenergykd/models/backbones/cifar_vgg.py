@@ -75,8 +75,7 @@ class CifarVGG(BaseModule):
         self.out_channels = channels
 
     @staticmethod
-    def _make_block(in_channels: int,
-                    widths: Sequence[int]) -> nn.Sequential:
+    def _make_block(in_channels: int, widths: Sequence[int]) -> nn.Sequential:
         layers: List[nn.Module] = []
         for width in widths:
             layers += [

@@ -24,7 +24,6 @@ from mmpretrain.registry import MODELS
 from .cifar_init import ZOO_INIT_CFG
 
 
-
 class WideBasicBlock(nn.Module):
     """Pre-activation wide basic block.
 
@@ -36,13 +35,15 @@ class WideBasicBlock(nn.Module):
             Defaults to 0.
     """
 
-    def __init__(self, in_channels: int, out_channels: int, stride: int,
+    def __init__(self,
+                 in_channels: int,
+                 out_channels: int,
+                 stride: int,
                  drop_rate: float = 0.0) -> None:
         super().__init__()
         self.bn1 = nn.BatchNorm2d(in_channels)
         self.conv1 = nn.Conv2d(
-            in_channels, out_channels, 3, stride=stride, padding=1,
-            bias=False)
+            in_channels, out_channels, 3, stride=stride, padding=1, bias=False)
         self.bn2 = nn.BatchNorm2d(out_channels)
         self.conv2 = nn.Conv2d(
             out_channels, out_channels, 3, stride=1, padding=1, bias=False)
@@ -95,8 +96,8 @@ class CifarWideResNet(BaseModule):
                  arch: Union[str, dict] = 'wrn_40_2',
                  in_channels: int = 3,
                  drop_rate: float = 0.0,
-                 init_cfg: Optional[Union[dict, List[dict]]] = ZOO_INIT_CFG
-                 ) -> None:
+                 init_cfg: Optional[Union[dict,
+                                          List[dict]]] = ZOO_INIT_CFG) -> None:
         super().__init__(init_cfg=init_cfg)
         if isinstance(arch, str):
             if arch not in self.arch_settings:

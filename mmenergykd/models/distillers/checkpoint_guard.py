@@ -30,8 +30,9 @@ from mmenergykd.models.utils.teacher_checkpoint import (compare_state_dicts,
                                                         extract_state_dict,
                                                         shape_mismatches)
 
-__all__ = ['CheckpointGuardMixin', 'architecture_signature',
-           'weights_fingerprint']
+__all__ = [
+    'CheckpointGuardMixin', 'architecture_signature', 'weights_fingerprint'
+]
 
 _PLAIN_PREFIXES = ('backbone.', 'neck.', 'head.', 'data_preprocessor.')
 _FORMAT = 'mmenergykd.distiller_identity/1'
@@ -113,8 +114,8 @@ class CheckpointGuardMixin:
         saved = _decode(state)
         if saved is None:
             return
-        problem = _teacher_difference(saved.get('teacher', {}),
-                                      self.identity['teacher'])
+        problem = _teacher_difference(
+            saved.get('teacher', {}), self.identity['teacher'])
         self.__dict__['_checkpoint_problem'] = problem
         if problem:
             warnings.warn(problem)
@@ -131,8 +132,8 @@ class CheckpointGuardMixin:
             raise ValueError(problem)
 
     # -- loading -------------------------------------------------------------
-    def _load_from_state_dict(self, state_dict, prefix, local_metadata,
-                              strict, missing_keys, unexpected_keys,
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict,
+                              missing_keys, unexpected_keys,
                               error_msgs) -> None:
         if prefix == '':
             self.__dict__['_checkpoint_problem'] = None
@@ -151,16 +152,15 @@ class CheckpointGuardMixin:
             source = cfg.get('checkpoint')
             if not isinstance(source, str):
                 continue
-            if '://' not in source and not osp.isfile(
-                    osp.expanduser(source)):
+            if '://' not in source and not osp.isfile(osp.expanduser(source)):
                 raise FileNotFoundError(
                     f"`model.student.init_cfg` (type='Pretrained') names "
                     f'checkpoint={source!r}, which does not exist. Fix the '
                     'path, or remove the init_cfg to start from random '
                     'weights.')
             from mmengine.runner import CheckpointLoader
-            loaded = CheckpointLoader.load_checkpoint(source,
-                                                      map_location='cpu')
+            loaded = CheckpointLoader.load_checkpoint(
+                source, map_location='cpu')
             state = extract_state_dict(loaded, source)
             prefix = cfg.get('prefix')
             if prefix:
@@ -171,8 +171,8 @@ class CheckpointGuardMixin:
                 }
             expected = self.student.state_dict()
             fitting = [
-                k for k in expected if k in state
-                and isinstance(state[k], Tensor)
+                k for k in expected
+                if k in state and isinstance(state[k], Tensor)
                 and tuple(state[k].shape) == tuple(expected[k].shape)
             ]
             # Most backbone weights of another shape mean another

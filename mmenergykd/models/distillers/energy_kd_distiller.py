@@ -255,8 +255,10 @@ class EnergyKDDistiller(CheckpointGuardMixin, BaseModel):
                                  f'be an int >= 0, got {epochs!r}.')
         self.high_energy_augment: Optional[nn.Module] = None
 
-    def set_distill_losses(
-            self, distill_losses: Dict[str, Union[dict, nn.Module]]) -> None:
+    def set_distill_losses(self,
+                           distill_losses: Dict[str,
+                                                Union[dict,
+                                                      nn.Module]]) -> None:
         """Build (from configs) and install the distillation losses.
 
         The losses' own finite-check of the teacher logits is turned off:
@@ -292,11 +294,10 @@ class EnergyKDDistiller(CheckpointGuardMixin, BaseModel):
                     from err
             except KeyError as err:  # unknown type / no type
                 reason = err.args[0] if err.args else err
-                raise KeyError(
-                    f'model.distill_losses.{name}: {reason} '
-                    'Use one of KDLoss, DKDLoss, EnergyKDLoss, '
-                    'EnergyDKDLoss (with `import mmenergykd` in '
-                    '`custom_imports`).') from err
+                raise KeyError(f'model.distill_losses.{name}: {reason} '
+                               'Use one of KDLoss, DKDLoss, EnergyKDLoss, '
+                               'EnergyDKDLoss (with `import mmenergykd` in '
+                               '`custom_imports`).') from err
             inputs = getattr(module, 'distill_inputs', None)
             if isinstance(inputs, (list, tuple)) and \
                     tuple(inputs) in _DISTILL_INPUTS:
@@ -461,8 +462,8 @@ class EnergyKDDistiller(CheckpointGuardMixin, BaseModel):
     def forward(self,
                 inputs: Tensor,
                 data_samples: Optional[List] = None,
-                mode: str = 'tensor') -> Union[Dict[str, Tensor], list,
-                                               Tensor]:
+                mode: str = 'tensor'
+                ) -> Union[Dict[str, Tensor], list, Tensor]:
         """``'loss'``: distillation losses; otherwise the student only.
 
         Args:
@@ -520,8 +521,7 @@ class EnergyKDDistiller(CheckpointGuardMixin, BaseModel):
             raise
         losses: Dict[str, Any] = {}
 
-        head_losses = self.student.head._get_loss(student_logits,
-                                                  data_samples)
+        head_losses = self.student.head._get_loss(student_logits, data_samples)
         for key, value in head_losses.items():
             name = 'loss_cls' if key == 'loss' else f'cls_{key}'
             losses[name] = value * self.student_loss_weight
@@ -530,9 +530,8 @@ class EnergyKDDistiller(CheckpointGuardMixin, BaseModel):
         for name, loss_module in self.distill_losses.items():
             if 'gt_labels' in loss_module.distill_inputs:
                 if gt_labels is None:
-                    gt_labels = torch.cat(
-                        [s.gt_label for s in data_samples]).to(
-                            student_logits.device)
+                    gt_labels = torch.cat([s.gt_label for s in data_samples
+                                           ]).to(student_logits.device)
                 value = loss_module(student_logits, teacher_logits, gt_labels)
             else:
                 value = loss_module(student_logits, teacher_logits)
@@ -578,4 +577,3 @@ class EnergyKDDistiller(CheckpointGuardMixin, BaseModel):
     def extra_repr(self) -> str:
         return f'teacher={type(self.teacher).__name__}, ' \
                f'teacher_ckpt={self.teacher_ckpt!r}'
-

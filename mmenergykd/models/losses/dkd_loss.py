@@ -14,7 +14,8 @@ def check_labels(gt_labels: Tensor, student_logits: Tensor) -> None:
     if gt_labels.reshape(-1).numel() != student_logits.shape[0]:
         raise ValueError(
             f'`gt_labels` must hold one class index per sample '
-            f'({student_logits.shape[0]}), got shape {tuple(gt_labels.shape)}.')
+            f'({student_logits.shape[0]}), got shape {tuple(gt_labels.shape)}.'
+        )
     if student_logits.shape[1] < 2:
         raise ValueError('DKD needs at least 2 classes (`num_classes`).')
 

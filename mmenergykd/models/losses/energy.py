@@ -8,10 +8,9 @@ import torch
 from torch import Tensor, nn
 
 __all__ = [
-    'energy_score', 'sorted_index_thresholds', 'batch_thresholds',
-    'is_number', 'check_temperature', 'MAX_TEMPERATURE',
-    'assign_energy_groups', 'check_ratio', 'check_positive', 'check_logits',
-    'check_finite_logits',
+    'energy_score', 'sorted_index_thresholds', 'batch_thresholds', 'is_number',
+    'check_temperature', 'MAX_TEMPERATURE', 'assign_energy_groups',
+    'check_ratio', 'check_positive', 'check_logits', 'check_finite_logits',
     'EnergyTemperatureMixin', 'init_calibration_record',
     'record_calibration_settings', 'fill_calibration_record',
     'calibration_settings_change'
@@ -223,9 +222,8 @@ def calibration_settings_change(module: nn.Module) -> Optional[str]:
         return None
     changes = [
         f'{name} {old:g} -> {float(getattr(module, name)):g}'
-        for name, old in zip(_SETTINGS, saved)
-        if not math.isclose(old, float(getattr(module, name)),
-                            rel_tol=1e-6, abs_tol=1e-9)
+        for name, old in zip(_SETTINGS, saved) if not math.isclose(
+            old, float(getattr(module, name)), rel_tol=1e-6, abs_tol=1e-9)
     ]
     return ', '.join(changes) or None
 
@@ -286,8 +284,8 @@ class EnergyTemperatureMixin:
         for name, value in (('low_energy_temperature', low_energy_temperature),
                             ('mid_temperature', mid_temperature),
                             ('high_energy_temperature',
-                             high_energy_temperature),
-                            ('energy_temperature', energy_temperature)):
+                             high_energy_temperature), ('energy_temperature',
+                                                        energy_temperature)):
             check_temperature(name, value)
         check_ratio('low_ratio', low_ratio)
         check_ratio('high_ratio', high_ratio)
@@ -371,9 +369,9 @@ class EnergyTemperatureMixin:
             return None
         # The thresholds' identity and version counters: set_thresholds,
         # load_state_dict, an in-place edit or a device move all change it.
-        return key + (self._calibrated, id(self.low_threshold),
-                      self.low_threshold._version, id(self.high_threshold),
-                      self.high_threshold._version)
+        return key + (self._calibrated, id(
+            self.low_threshold), self.low_threshold._version,
+                      id(self.high_threshold), self.high_threshold._version)
 
     @staticmethod
     def _lookup(entry, logits: Tensor, key: Optional[tuple]):
@@ -398,8 +396,8 @@ class EnergyTemperatureMixin:
         energies = self._lookup(self._energy_cache, teacher_logits, key)
         if energies is None:
             energies = energy_score(teacher_logits, self.energy_temperature)
-            self._energy_cache = None if key is None else (teacher_logits,
-                                                           key, energies)
+            self._energy_cache = None if key is None else (teacher_logits, key,
+                                                           energies)
         return energies
 
     def energy_groups(self, teacher_logits: Tensor) -> Tensor:
@@ -476,4 +474,3 @@ def group_shares(groups: Tensor) -> Sequence[Tensor]:
     ids = torch.arange(3, device=groups.device)
     shares = (groups.reshape(-1, 1) == ids).float().mean(dim=0)
     return shares.unbind(0)
-

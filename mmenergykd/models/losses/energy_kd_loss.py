@@ -61,7 +61,8 @@ class EnergyKDLoss(EnergyTemperatureMixin, nn.Module):
         check_loss_weight(loss_weight)
         self.loss_weight = float(loss_weight)
 
-    def forward(self, student_logits: Tensor, teacher_logits: Tensor) -> Tensor:
+    def forward(self, student_logits: Tensor,
+                teacher_logits: Tensor) -> Tensor:
         """Compute the weighted loss.
 
         Args:

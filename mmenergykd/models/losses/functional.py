@@ -11,8 +11,8 @@ __all__ = ['per_sample_kd', 'per_sample_dkd']
 
 def _as_column(temperature: Union[float, Tensor], logits: Tensor) -> Tensor:
     if isinstance(temperature, Tensor):
-        return temperature.to(device=logits.device,
-                              dtype=torch.float32).reshape(-1, 1)
+        return temperature.to(
+            device=logits.device, dtype=torch.float32).reshape(-1, 1)
     return logits.new_full((logits.shape[0], 1), float(temperature))
 
 

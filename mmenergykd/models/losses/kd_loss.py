@@ -36,7 +36,8 @@ class KDLoss(nn.Module):
         # EnergyKDDistiller, which checks the teacher's logits itself.
         self.check_finite = True
 
-    def forward(self, student_logits: Tensor, teacher_logits: Tensor) -> Tensor:
+    def forward(self, student_logits: Tensor,
+                teacher_logits: Tensor) -> Tensor:
         """Compute the weighted loss.
 
         Args:

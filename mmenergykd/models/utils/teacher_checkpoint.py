@@ -13,8 +13,10 @@ from mmenergykd.utils.checkpoint import (CheckpointSafetyError,
                                          load_local_checkpoint,
                                          load_url_checkpoint)
 
-__all__ = ['load_teacher_checkpoint', 'extract_state_dict',
-           'compare_state_dicts', 'shape_mismatches']
+__all__ = [
+    'load_teacher_checkpoint', 'extract_state_dict', 'compare_state_dicts',
+    'shape_mismatches'
+]
 
 _MAX_LISTED = 20
 

@@ -6,12 +6,11 @@ from mmengine.runner import Runner
 
 import mmenergykd.engine.hooks.energy_calibration_hook as calib_module
 from mmenergykd.models.losses import energy_score
-from tests.helpers import make_imagenet_folder, save_tiny_teacher, \
-    tiny_runner_cfg
+from tests.helpers import (make_imagenet_folder, save_tiny_teacher,
+                           tiny_runner_cfg)
 
 LOSSES = dict(
-    loss_energykd=dict(
-        type='EnergyKDLoss', low_ratio=0.25, high_ratio=0.25),
+    loss_energykd=dict(type='EnergyKDLoss', low_ratio=0.25, high_ratio=0.25),
     loss_energydkd=dict(
         type='EnergyDKDLoss', low_ratio=0.125, high_ratio=0.375))
 
@@ -19,8 +18,8 @@ LOSSES = dict(
 @pytest.fixture(scope='module')
 def data(tmp_path_factory):
     root = tmp_path_factory.mktemp('calib')
-    make_imagenet_folder(str(root / 'data'), num_train=10, num_val=4,
-                         classes=5, size=20)
+    make_imagenet_folder(
+        str(root / 'data'), num_train=10, num_val=4, classes=5, size=20)
     return str(root / 'data'), save_tiny_teacher(str(root / 't.pth'))
 
 
@@ -37,11 +36,14 @@ def independent_energies(runner, num_full):
     return energy_score(logits, 4.0)
 
 
-def test_thresholds_follow_sorted_index_rule_and_resume(data, tmp_path,
-                                                        monkeypatch):
+def test_thresholds_follow_sorted_index_rule_and_resume(
+        data, tmp_path, monkeypatch):
     root, ckpt = data
     cfg = tiny_runner_cfg(
-        str(tmp_path / 'work'), root, ckpt, distill_losses=LOSSES,
+        str(tmp_path / 'work'),
+        root,
+        ckpt,
+        distill_losses=LOSSES,
         custom_hooks=[dict(type='EnergyCalibrationHook')])
     runner = Runner.from_cfg(cfg)
     runner.train()
@@ -56,8 +58,8 @@ def test_thresholds_follow_sorted_index_rule_and_resume(data, tmp_path,
             ordered[int(n * low_r)], abs=1e-5)
         assert loss.high_threshold.item() == pytest.approx(
             ordered[n - int(n * high_r) - 1], abs=1e-5)
-    saved = torch.load(osp.join(str(tmp_path / 'work'), 'epoch_1.pth'),
-                       weights_only=False)
+    saved = torch.load(
+        osp.join(str(tmp_path / 'work'), 'epoch_1.pth'), weights_only=False)
     stored = saved['energy_calibration']
     assert stored['num_samples'] == 8
     assert stored['thresholds']['loss_energykd'][0] == pytest.approx(
@@ -72,8 +74,12 @@ def test_thresholds_follow_sorted_index_rule_and_resume(data, tmp_path,
 
     monkeypatch.setattr(calib_module, 'calibrate_energy', no_calibration)
     cfg2 = tiny_runner_cfg(
-        str(tmp_path / 'work'), root, ckpt, distill_losses=LOSSES,
-        custom_hooks=[dict(type='EnergyCalibrationHook')], max_epochs=2)
+        str(tmp_path / 'work'),
+        root,
+        ckpt,
+        distill_losses=LOSSES,
+        custom_hooks=[dict(type='EnergyCalibrationHook')],
+        max_epochs=2)
     cfg2.resume = True
     resumed = Runner.from_cfg(cfg2)
     resumed.train()
@@ -88,8 +94,12 @@ def test_thresholds_follow_sorted_index_rule_and_resume(data, tmp_path,
 def test_too_small_training_set_is_a_clear_error(data, tmp_path):
     root, ckpt = data
     cfg = tiny_runner_cfg(
-        str(tmp_path / 'w'), root, ckpt, distill_losses=LOSSES,
-        custom_hooks=[dict(type='EnergyCalibrationHook')], batch_size=16)
+        str(tmp_path / 'w'),
+        root,
+        ckpt,
+        distill_losses=LOSSES,
+        custom_hooks=[dict(type='EnergyCalibrationHook')],
+        batch_size=16)
     runner = Runner.from_cfg(cfg)
     with pytest.raises(ValueError, match='fewer samples than'):
         runner.train()

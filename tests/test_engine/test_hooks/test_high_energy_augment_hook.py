@@ -4,8 +4,8 @@ from mmengine.runner import Runner
 
 import mmenergykd.engine.calibration as calibration
 import mmenergykd.engine.hooks.energy_calibration_hook as calib_hook_module
-from tests.helpers import make_imagenet_folder, save_tiny_teacher, \
-    tiny_runner_cfg
+from tests.helpers import (make_imagenet_folder, save_tiny_teacher,
+                           tiny_runner_cfg)
 
 LOSSES = dict(loss_energykd=dict(type='EnergyKDLoss'))
 HEDA = dict(type='HighEnergyAugmentHook', high_ratio=0.5, kd_term='energy')
@@ -14,8 +14,8 @@ HEDA = dict(type='HighEnergyAugmentHook', high_ratio=0.5, kd_term='energy')
 @pytest.fixture(scope='module')
 def data(tmp_path_factory):
     root = tmp_path_factory.mktemp('heda')
-    make_imagenet_folder(str(root / 'data'), num_train=16, num_val=4,
-                         classes=5, size=20)
+    make_imagenet_folder(
+        str(root / 'data'), num_train=16, num_val=4, classes=5, size=20)
     return str(root / 'data'), save_tiny_teacher(str(root / 't.pth'))
 
 
@@ -23,12 +23,23 @@ def history(runner, key):
     return runner.message_hub.get_scalar(key).data[0].tolist()
 
 
-def run(work_dir, root, ckpt, max_epochs=2, resume=False, hooks=None,
+def run(work_dir,
+        root,
+        ckpt,
+        max_epochs=2,
+        resume=False,
+        hooks=None,
         augment=True):
     cfg = tiny_runner_cfg(
-        work_dir, root, ckpt, distill_losses=LOSSES,
+        work_dir,
+        root,
+        ckpt,
+        distill_losses=LOSSES,
         custom_hooks=hooks or [dict(type='EnergyCalibrationHook'), HEDA],
-        max_epochs=max_epochs, shuffle=True, augment=augment, seed=7)
+        max_epochs=max_epochs,
+        shuffle=True,
+        augment=augment,
+        seed=7)
     cfg.resume = resume
     runner = Runner.from_cfg(cfg)
     runner.train()
@@ -52,8 +63,12 @@ def test_one_shared_calibration_pass(data, tmp_path, monkeypatch):
     assert model.distill_losses['loss_energykd'].is_calibrated
     # HE-DA alone (KD + HE-DA) calibrates by itself
     calls.clear()
-    runner = run(str(tmp_path / 'kd'), root, ckpt, max_epochs=1,
-                 hooks=[dict(HEDA, kd_term='kd')])
+    runner = run(
+        str(tmp_path / 'kd'),
+        root,
+        ckpt,
+        max_epochs=1,
+        hooks=[dict(HEDA, kd_term='kd')])
     assert len(calls) == 1
     nums = history(runner, 'train/heda_num')
     assert all(n == 0 or n >= 2 for n in nums) and sum(nums) > 0
@@ -72,8 +87,7 @@ def test_resume_continues_with_same_state(data, tmp_path):
     # Deterministic transforms isolate HE-DA's own random state (CutMix's
     # lambda, box and partners), which the hook stores in the checkpoint.
     root, ckpt = data
-    full = run(str(tmp_path / 'full'), root, ckpt, max_epochs=2,
-               augment=False)
+    full = run(str(tmp_path / 'full'), root, ckpt, max_epochs=2, augment=False)
     part = str(tmp_path / 'part')
     run(part, root, ckpt, max_epochs=1, augment=False)
     resumed = run(part, root, ckpt, max_epochs=2, resume=True, augment=False)

@@ -8,8 +8,8 @@ import torch
 
 from mmenergykd.models.augments import HighEnergyAugment
 from mmenergykd.models.losses import energy_score
-from tests.helpers import build_model, random_batch, save_tiny_teacher, \
-    tiny_distiller_cfg
+from tests.helpers import (build_model, random_batch, save_tiny_teacher,
+                           tiny_distiller_cfg)
 
 
 @pytest.fixture(scope='module')
@@ -20,8 +20,7 @@ def teacher_ckpt(tmp_path_factory):
 def make(teacher_ckpt, **heda):
     model = build_model(
         tiny_distiller_cfg(
-            teacher_ckpt,
-            distill_losses=dict(loss_kd=dict(type='KDLoss'))))
+            teacher_ckpt, distill_losses=dict(loss_kd=dict(type='KDLoss'))))
     model.high_energy_augment = HighEnergyAugment(seed=3, **heda)
     model.train()
     return model
@@ -94,7 +93,8 @@ def test_cutmix_box_rule_and_partners_within_subset(teacher_ckpt):
     model = make(teacher_ckpt, high_ratio=0.5, augment='cutmix')
     data, inputs, energies = step(model, size=24)
     model.high_energy_augment.set_thresholds(
-        float('-inf'), energies.sort().values[4].item())
+        float('-inf'),
+        energies.sort().values[4].item())
     spy = MixSpy(model.high_energy_augment)
     model(**data, mode='loss')
     images, mixed, info, rng = spy.calls[0]
@@ -123,7 +123,8 @@ def test_mixup_stays_within_subset(teacher_ckpt):
     model = make(teacher_ckpt, high_ratio=0.5, augment='mixup')
     data, inputs, energies = step(model)
     model.high_energy_augment.set_thresholds(
-        float('-inf'), energies.sort().values[4].item())
+        float('-inf'),
+        energies.sort().values[4].item())
     spy = MixSpy(model.high_energy_augment)
     model(**data, mode='loss')
     images, mixed, info, _ = spy.calls[0]
@@ -143,8 +144,7 @@ def test_extra_term_equals_kd_on_mixed_images(teacher_ckpt, kd_term):
     model.train()
     data, inputs, energies = step(model)
     ordered = energies.sort().values
-    model.high_energy_augment.set_thresholds(float('-inf'),
-                                             ordered[4].item())
+    model.high_energy_augment.set_thresholds(float('-inf'), ordered[4].item())
     model.distill_losses['loss_energykd'].set_thresholds(
         ordered[2].item(), ordered[7].item())
     spy = MixSpy(model.high_energy_augment)
@@ -161,11 +161,12 @@ def test_extra_term_equals_kd_on_mixed_images(teacher_ckpt, kd_term):
                             torch.where(e > ordered[7], 2.0, 4.0))
     col = temps[:, None]
     p_t = torch.softmax(t / col, 1)
-    kl = (p_t * (torch.log_softmax(t / col, 1) -
-                 torch.log_softmax(s / col, 1))).sum(1)
+    kl = (
+        p_t *
+        (torch.log_softmax(t / col, 1) - torch.log_softmax(s / col, 1))).sum(1)
     expected = 0.9 * (kl * temps**2).mean()
-    assert losses['loss_heda'].item() == pytest.approx(expected.item(),
-                                                       rel=1e-5)
+    assert losses['loss_heda'].item() == pytest.approx(
+        expected.item(), rel=1e-5)
     # the original batch is still trained on as before
     assert 'loss_cls' in losses and 'loss_energykd' in losses
 
@@ -174,8 +175,7 @@ def test_fewer_than_two_samples_no_extra_term(teacher_ckpt):
     model = make(teacher_ckpt, high_ratio=0.5)
     data, inputs, energies = step(model)
     ordered = energies.sort().values
-    for threshold, count in ((ordered[-1].item(), 0),
-                             (ordered[-2].item(), 1)):
+    for threshold, count in ((ordered[-1].item(), 0), (ordered[-2].item(), 1)):
         model.high_energy_augment.set_thresholds(float('-inf'), threshold)
         spy = MixSpy(model.high_energy_augment)
         losses = model(**data, mode='loss')

@@ -35,8 +35,8 @@ def _check(model: torch.nn.Module, num_params: int, num_entries: int) -> None:
     assert sum(p.numel() for p in model.parameters()) == num_params
     # parameters + BN buffers (running stats, num_batches_tracked)
     assert len(model.state_dict()) == num_entries
-    assert all(k.startswith(('backbone.', 'head.fc.'))
-               for k in model.state_dict())
+    assert all(
+        k.startswith(('backbone.', 'head.fc.')) for k in model.state_dict())
 
 
 @pytest.fixture(scope='session')

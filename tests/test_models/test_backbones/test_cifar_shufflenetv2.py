@@ -22,7 +22,8 @@ def test_cifar_shufflenetv2_layout():
     backbone = CifarShuffleNetV2()
     feats = backbone(torch.randn(2, 3, 32, 32))
     assert feats[0].shape == (2, 1024, 4, 4)
-    assert [len(backbone.layer1), len(backbone.layer2),
+    assert [len(backbone.layer1),
+            len(backbone.layer2),
             len(backbone.layer3)] == [4, 8, 4]  # down unit + 3 / 7 / 3
     with pytest.raises(KeyError):
         CifarShuffleNetV2('shufflenetv2_x2.0')

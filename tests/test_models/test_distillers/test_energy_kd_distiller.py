@@ -4,9 +4,9 @@ import pytest
 import torch
 
 from mmenergykd.models.losses import energy_score
-from tests.helpers import (build_model, random_batch, save_tiny_teacher,
-                           save_openmmlab_checkpoint, tiny_classifier,
-                           tiny_distiller_cfg)
+from tests.helpers import (build_model, random_batch,
+                           save_openmmlab_checkpoint, save_tiny_teacher,
+                           tiny_classifier, tiny_distiller_cfg)
 
 
 @pytest.fixture(scope='module')
@@ -40,10 +40,11 @@ def test_loss_mode_outputs_and_no_teacher_gradient(teacher_ckpt):
     model.train()
     data = model.data_preprocessor(random_batch(), True)
     losses = model(**data, mode='loss')
-    assert set(losses) >= {'loss_cls', 'loss_energykd', 'energy_low',
-                           'energy_mid', 'energy_high'}
-    shares = sum(losses[k] for k in ('energy_low', 'energy_mid',
-                                     'energy_high'))
+    assert set(losses) >= {
+        'loss_cls', 'loss_energykd', 'energy_low', 'energy_mid', 'energy_high'
+    }
+    shares = sum(losses[k]
+                 for k in ('energy_low', 'energy_mid', 'energy_high'))
     assert shares.item() == pytest.approx(1.0)
     total = losses['loss_cls'] + losses['loss_energykd']
     total.backward()
@@ -62,8 +63,7 @@ def test_loss_values_match_independent_computation(teacher_ckpt):
         tiny_distiller_cfg(
             teacher_ckpt,
             distill_losses=dict(
-                loss_kd=dict(type='KDLoss', temperature=4.0,
-                             loss_weight=0.9)),
+                loss_kd=dict(type='KDLoss', temperature=4.0, loss_weight=0.9)),
             student_loss_weight=0.1))
     model.train()
     data = model.data_preprocessor(random_batch(), True)
@@ -75,8 +75,8 @@ def test_loss_values_match_independent_computation(teacher_ckpt):
     ce = torch.nn.functional.cross_entropy(s, labels)
     kl = (torch.softmax(t / 4, 1) *
           (torch.log_softmax(t / 4, 1) - torch.log_softmax(s / 4, 1))).sum(1)
-    assert losses['loss_cls'].item() == pytest.approx(0.1 * ce.item(),
-                                                      rel=1e-5)
+    assert losses['loss_cls'].item() == pytest.approx(
+        0.1 * ce.item(), rel=1e-5)
     assert losses['loss_kd'].item() == pytest.approx(
         0.9 * 16 * kl.mean().item(), rel=1e-5)
 
@@ -89,8 +89,7 @@ def test_predict_and_tensor_use_the_student(teacher_ckpt):
     expected = model.student(data['inputs'], mode='tensor')
     assert torch.allclose(model(data['inputs'], mode='tensor'), expected)
     assert torch.allclose(
-        torch.stack([p.pred_score for p in preds]),
-        torch.softmax(expected, 1))
+        torch.stack([p.pred_score for p in preds]), torch.softmax(expected, 1))
 
 
 def test_dkd_warmup_from_training_progress(teacher_ckpt):
@@ -155,8 +154,10 @@ def test_non_finite_teacher_logits_raise(tmp_path):
     path = str(tmp_path / 'nan.pth')
     torch.save(dict(state_dict=state), path)
     # refused when loading the checkpoint
-    with pytest.raises(ValueError, match=r'non-finite \(NaN / Inf\) weights'
-                       r' in 1 tensors: head.fc.bias'):
+    with pytest.raises(
+            ValueError,
+            match=r'non-finite \(NaN / Inf\) weights'
+            r' in 1 tensors: head.fc.bias'):
         build_model(tiny_distiller_cfg(path))
     # and, from weights that go bad later, in the training step
     model = build_model(tiny_distiller_cfg(None))
@@ -208,16 +209,18 @@ def test_user_defined_distill_loss_gets_its_inputs(teacher_ckpt):
     data = model.data_preprocessor(batch, True)
     losses = model(**data, mode='loss')
     student, teacher, labels = custom.seen
-    assert torch.equal(labels, torch.cat(
-        [s.gt_label for s in data['data_samples']]))
+    assert torch.equal(labels,
+                       torch.cat([s.gt_label for s in data['data_samples']]))
     torch.testing.assert_close(teacher, model.teacher_logits(data['inputs']))
     expected = (teacher.max(1).values -
                 student.gather(1, labels[:, None]).squeeze(1)).mean()
     torch.testing.assert_close(losses['loss_margin'], expected)
     # a module without `distill_inputs` (e.g. a classification loss) is
     # refused: it would be fed teacher logits as if they were labels
-    with pytest.raises(TypeError, match='loss_ce: CrossEntropyLoss is not a '
-                       'distillation loss'):
+    with pytest.raises(
+            TypeError,
+            match='loss_ce: CrossEntropyLoss is not a '
+            'distillation loss'):
         model.set_distill_losses(
             dict(loss_ce=dict(type='mmpretrain.CrossEntropyLoss')))
 
@@ -230,8 +233,10 @@ def test_non_finite_loss_stops_before_the_optimizer_step(teacher_ckpt):
     model.train()
     wrapper = OptimWrapper(torch.optim.SGD(model.parameters(), lr=0.1))
     before = {k: v.detach().clone() for k, v in model.named_parameters()}
-    with pytest.raises(ValueError, match=r'the training loss is non-finite '
-                       r'\(loss=inf, loss_cls=[0-9.]+, loss_energykd=inf\)'):
+    with pytest.raises(
+            ValueError,
+            match=r'the training loss is non-finite '
+            r'\(loss=inf, loss_cls=[0-9.]+, loss_energykd=inf\)'):
         model.train_step(random_batch(), wrapper)
     for key, value in model.named_parameters():  # no optimizer step
         assert torch.equal(value, before[key]), key
@@ -253,8 +258,11 @@ def test_teacher_checkpoint_without_num_batches_tracked_loads(
     # Checkpoints from PyTorch < 0.4.1 lack BatchNorm num_batches_tracked;
     # PyTorch's strict load accepts them, and so does the teacher loader.
     full = torch.load(teacher_ckpt, weights_only=True)
-    old = {k: v for k, v in full['state_dict'].items()
-           if not k.endswith('num_batches_tracked')}
+    old = {
+        k: v
+        for k, v in full['state_dict'].items()
+        if not k.endswith('num_batches_tracked')
+    }
     assert len(old) < len(full['state_dict'])
     path = str(tmp_path / 'old.pth')
     torch.save({'state_dict': old}, path)
@@ -272,8 +280,8 @@ def test_teacher_checkpoint_without_num_batches_tracked_loads(
 def test_teacher_from_its_pretrained_init_cfg_loads_strictly(teacher_ckpt):
     cfg = tiny_distiller_cfg(teacher_ckpt)
     cfg['teacher_ckpt'] = None
-    cfg['teacher']['init_cfg'] = dict(type='Pretrained',
-                                      checkpoint=teacher_ckpt)
+    cfg['teacher']['init_cfg'] = dict(
+        type='Pretrained', checkpoint=teacher_ckpt)
     model = build_model(cfg)
     saved = torch.load(teacher_ckpt, weights_only=True)['state_dict']
     for key, value in model.teacher.state_dict().items():

@@ -103,8 +103,11 @@ def assert_same(ref, other, rtol, atol):
             losses[key], ref_losses[key], rtol=rtol, atol=atol, msg=key)
     for key in ref_grads:
         torch.testing.assert_close(
-            grads[key].float(), ref_grads[key].float(), rtol=rtol,
-            atol=atol * 10, msg=key)
+            grads[key].float(),
+            ref_grads[key].float(),
+            rtol=rtol,
+            atol=atol * 10,
+            msg=key)
 
 
 @pytest.mark.parametrize('distill_losses', [ENERGY_KD, ENERGY_DKD, KD])
@@ -141,7 +144,9 @@ def test_compile_teacher(teacher_ckpt):
     calibrate(fast, data['inputs'])
     torch.testing.assert_close(
         fast.teacher_logits(data['inputs']),
-        plain.teacher_logits(data['inputs']), rtol=1e-4, atol=1e-5)
+        plain.teacher_logits(data['inputs']),
+        rtol=1e-4,
+        atol=1e-5)
     assert_same(losses_of(plain, data), losses_of(fast, data), 1e-4, 1e-5)
 
 
@@ -296,8 +301,8 @@ class SyncDetector(TorchFunctionMode):
                       'index_put') and self._bool_index(args):
             self.calls.append(f'{name}[bool mask]')
         elif name == 'to' and any(
-                str(a) == 'cpu' for a in list(args[1:]) + list(
-                    kwargs.values())) and args[0].device.type != 'cpu':
+                str(a) == 'cpu' for a in list(args[1:]) +
+                list(kwargs.values())) and args[0].device.type != 'cpu':
             self.calls.append('to(cpu)')
         return func(*args, **kwargs)
 
@@ -344,8 +349,7 @@ def test_teacher_finite_check_is_the_only_sync(teacher_ckpt):
     once per loss: the losses leave the check to the distiller."""
     model = make(
         teacher_ckpt, dict(**ENERGY_KD, **KD), check_finite_teacher=True)
-    assert all(not loss.check_finite
-               for loss in model.distill_losses.values())
+    assert all(not loss.check_finite for loss in model.distill_losses.values())
     data = batch(model)
     calibrate(model, data['inputs'])
     with SyncDetector() as detector:
@@ -400,8 +404,9 @@ def test_energy_logic_does_not_sync_cuda(teacher_ckpt, distill_losses):
         student = model.student_logits(data['inputs'])
     loss = next(iter(model.distill_losses.values()))
     labels = torch.cat([s.gt_label for s in data['data_samples']]).cuda()
-    args = (student, logits) if 'loss_energykd' in distill_losses else (
-        student, logits, labels)
+    args = (student,
+            logits) if 'loss_energykd' in distill_losses else (student, logits,
+                                                               labels)
     torch.cuda.synchronize()
     torch.cuda.set_sync_debug_mode('error')
     try:

@@ -39,8 +39,9 @@ def batch():
 
 def test_dkd_matches_formula(batch):
     student, teacher, labels = batch
-    got = DKDLoss(alpha=1.0, beta=8.0, temperature=4.0, loss_weight=0.5)(
-        student, teacher, labels)
+    got = DKDLoss(
+        alpha=1.0, beta=8.0, temperature=4.0, loss_weight=0.5)(student,
+                                                               teacher, labels)
     expected = dkd_formula(student, teacher, labels, [4.0] * 9, 1.0, 8.0, 0.5)
     assert got.item() == pytest.approx(expected, rel=1e-5)
 
@@ -54,9 +55,13 @@ def test_energy_dkd_matches_formula(batch, temps):
     ]
     ordered = sorted(energies)
     tau_low, tau_high = ordered[2], ordered[6]
-    loss = EnergyDKDLoss(alpha=1.0, beta=8.0, low_energy_temperature=temps[0],
-                         mid_temperature=temps[1],
-                         high_energy_temperature=temps[2], loss_weight=1.0)
+    loss = EnergyDKDLoss(
+        alpha=1.0,
+        beta=8.0,
+        low_energy_temperature=temps[0],
+        mid_temperature=temps[1],
+        high_energy_temperature=temps[2],
+        loss_weight=1.0)
     loss.set_thresholds(tau_low, tau_high)
     expected_t = [
         temps[0] if e < tau_low else temps[2] if e > tau_high else temps[1]
@@ -73,25 +78,34 @@ def test_energy_dkd_equal_temperatures_is_dkd(batch):
     energy = EnergyDKDLoss(2.0, 6.0, 3.0, 3.0, 3.0)
     energy.set_thresholds(-8.0, -6.0)
     plain = DKDLoss(alpha=2.0, beta=6.0, temperature=3.0)
-    assert torch.allclose(energy(student, teacher, labels),
-                          plain(student, teacher, labels), rtol=0, atol=0)
+    assert torch.allclose(
+        energy(student, teacher, labels),
+        plain(student, teacher, labels),
+        rtol=0,
+        atol=0)
 
 
 def test_energy_dkd_takes_dkd_temperature_as_mid(batch):
     # A DKDLoss config plus the energy settings: `temperature` is the base
     # (middle-energy) temperature.
     student, teacher, labels = batch
-    alias = EnergyDKDLoss(alpha=1.0, beta=8.0, temperature=3.0,
-                          low_energy_temperature=5.0,
-                          high_energy_temperature=1.5)
-    named = EnergyDKDLoss(alpha=1.0, beta=8.0, mid_temperature=3.0,
-                          low_energy_temperature=5.0,
-                          high_energy_temperature=1.5)
+    alias = EnergyDKDLoss(
+        alpha=1.0,
+        beta=8.0,
+        temperature=3.0,
+        low_energy_temperature=5.0,
+        high_energy_temperature=1.5)
+    named = EnergyDKDLoss(
+        alpha=1.0,
+        beta=8.0,
+        mid_temperature=3.0,
+        low_energy_temperature=5.0,
+        high_energy_temperature=1.5)
     assert alias.group_temperatures.tolist() == [5.0, 3.0, 1.5]
     for loss in (alias, named):
         loss.set_thresholds(-8.0, -6.0)
-    assert torch.equal(alias(student, teacher, labels),
-                       named(student, teacher, labels))
+    assert torch.equal(
+        alias(student, teacher, labels), named(student, teacher, labels))
     with pytest.raises(ValueError, match='set only one'):
         EnergyDKDLoss(temperature=3.0, mid_temperature=5.0)
 

@@ -22,8 +22,8 @@ def test_energy_score_formula_and_temperature():
         for row in logits
     ]
     got = energy_score(logits, temp)
-    assert torch.allclose(got.double(), torch.tensor(expected, dtype=torch.float64),
-                          atol=1e-5)
+    assert torch.allclose(
+        got.double(), torch.tensor(expected, dtype=torch.float64), atol=1e-5)
 
 
 def test_energy_score_large_logits_finite():

@@ -43,8 +43,9 @@ def test_kd_matches_formula(logits):
         kd_formula(student, teacher, [4.0] * 10, 0.9), rel=1e-5)
 
 
-@pytest.mark.parametrize('temps', [(6.0, 4.0, 2.0), (2.0, 4.0, 6.0)],
-                         ids=['paper_direction', 'release_direction'])
+@pytest.mark.parametrize(
+    'temps', [(6.0, 4.0, 2.0), (2.0, 4.0, 6.0)],
+    ids=['paper_direction', 'release_direction'])
 def test_energy_kd_matches_formula_with_explicit_thresholds(logits, temps):
     student, teacher = logits
     energies = [energy_formula(r) for r in teacher.tolist()]
