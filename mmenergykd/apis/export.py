@@ -4,14 +4,17 @@ import os
 import os.path as osp
 import time
 from collections import OrderedDict
-from typing import Union
+from typing import Any, Dict, List, Union
 
 import torch
 from mmengine.config import Config
 
 from mmenergykd.utils.checkpoint import load_local_checkpoint
 
-__all__ = ['export_student', 'student_config', 'student_config_path']
+__all__ = [
+    'export_student', 'student_config', 'student_config_path',
+    'registering_modules'
+]
 
 
 def student_config(config: Union[str, Config]) -> Config:
@@ -26,6 +29,12 @@ def student_config(config: Union[str, Config]) -> Config:
 
     Returns:
         Config: ``model`` is the student (an ``ImageClassifier`` dict).
+        When the student or the kept data settings use components that
+        mmenergykd registers (e.g. the ``CifarResNet`` backbones, the
+        ``SklearnDigits`` dataset), ``custom_imports`` names the mmenergykd
+        modules that register them, so that a plain MMPretrain process
+        (``mmpretrain.get_model``, ``ImageClassificationInferencer``) loads
+        the config without importing mmenergykd itself.
     """
     from mmenergykd.models.utils import resolve_model_cfg
     cfg = Config.fromfile(config) if isinstance(config, str) else config
@@ -38,7 +47,47 @@ def student_config(config: Union[str, Config]) -> Config:
                 'val_dataloader', 'val_evaluator', 'default_scope'):
         if key in cfg:
             out[key] = cfg[key]
+    imports = registering_modules(out.to_dict())
+    if imports:
+        out['custom_imports'] = dict(
+            imports=imports, allow_failed_imports=False)
     return out
+
+
+def registering_modules(cfg: Any) -> List[str]:
+    """The mmenergykd modules that register the ``type`` s used in ``cfg``.
+
+    Args:
+        cfg: A config dict (searched recursively, lists included).
+
+    Returns:
+        list[str]: Sorted subpackages such as ``'mmenergykd.models'``;
+        empty when every type is MMPretrain's / MMEngine's own.
+    """
+    import mmenergykd.datasets  # noqa: F401  (register before looking up)
+    import mmenergykd.models  # noqa: F401
+    from mmenergykd.registry import DATASETS, MODELS, TRANSFORMS
+    ours: Dict[str, str] = {}
+    for registry in (MODELS, DATASETS, TRANSFORMS):
+        for name, obj in registry.module_dict.items():
+            module = getattr(obj, '__module__', '') or ''
+            if module.startswith('mmenergykd.'):
+                ours[name] = '.'.join(module.split('.')[:2])
+    found = set()
+
+    def visit(node: Any) -> None:
+        if isinstance(node, dict):
+            kind = node.get('type')
+            if isinstance(kind, str) and kind.split('.')[-1] in ours:
+                found.add(ours[kind.split('.')[-1]])
+            for value in node.values():
+                visit(value)
+        elif isinstance(node, (list, tuple)):
+            for value in node:
+                visit(value)
+
+    visit(cfg)
+    return sorted(found)
 
 
 def export_student(config: Union[str, Config], checkpoint: str,

@@ -5,7 +5,8 @@ from typing import List, Optional
 import numpy as np
 from mmengine.fileio import exists, join_path
 from mmpretrain.datasets import CIFAR100
-from mmpretrain.registry import DATASETS
+
+from mmenergykd.registry import DATASETS
 
 
 @DATASETS.register_module()

@@ -19,35 +19,19 @@ sees never depend on what ran before it (validation, calibration, an
 interruption), and it skips the trained batches of a partial epoch.
 """
 import logging
-import random
 from typing import Dict, List, Optional, Tuple, Union
 
-import numpy as np
-import torch
 from mmengine.dist import get_rank, get_world_size
 from mmengine.logging import print_log
 from mmengine.runner import EpochBasedTrainLoop
-from mmpretrain.registry import LOOPS
 from torch.utils.data import DataLoader
 
-__all__ = ['ResumableEpochBasedTrainLoop', 'seed_everything_for_step']
+from mmenergykd.registry import LOOPS
+from mmenergykd.utils.seeding import seed_everything_for_step
+
+__all__ = ['ResumableEpochBasedTrainLoop']
 
 _WORLD_SIZE_KEY = 'mmenergykd/world_size'
-
-
-def seed_everything_for_step(seed: int, *key: int) -> None:
-    """Seed Python's, NumPy's and torch's global generators from a key.
-
-    Args:
-        seed (int): The run's seed.
-        *key (int): What identifies the step (rank, epoch, batch index).
-    """
-    entropy = [int(seed) % (1 << 63)] + [int(k) % (1 << 63) for k in key]
-    words = np.random.SeedSequence(entropy).generate_state(4, np.uint32)
-    random.seed(int(words[0]) << 32 | int(words[1]))
-    np.random.seed(words)
-    # torch.manual_seed also seeds every CUDA device.
-    torch.manual_seed(int(words[2]) << 31 | int(words[3]) >> 1)
 
 
 @LOOPS.register_module()

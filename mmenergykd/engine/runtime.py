@@ -1,12 +1,12 @@
 # Copyright (c) mmenergykd contributors. All rights reserved.
-"""What ``tools/train.py`` does to a config before building the Runner."""
+"""What ``tools/train.py`` / ``tools/test.py`` add to MMPretrain's tools."""
 import datetime
 import glob
 import logging
 import os
 import os.path as osp
 import zipfile
-from typing import Optional
+from typing import List, Optional
 
 import torch
 import torch.distributed as torch_dist
@@ -16,47 +16,57 @@ from mmengine.logging import print_log
 from mmenergykd.utils.config_type import config_type_name
 
 __all__ = [
-    'apply_reliability_defaults', 'check_epoch_settings',
-    'setup_cpu_distributed', 'shutdown_distributed',
-    'find_resumable_checkpoint', 'is_complete_checkpoint'
+    'check_reliability', 'check_epoch_settings', 'setup_cpu_distributed',
+    'shutdown_distributed', 'find_resumable_checkpoint',
+    'is_complete_checkpoint'
 ]
 
 RESUMABLE_LOOP = 'ResumableEpochBasedTrainLoop'
 ATOMIC_CHECKPOINT_HOOK = 'AtomicCheckpointHook'
-_PLAIN_CHECKPOINT_HOOKS = ('CheckpointHook', 'mmengine.CheckpointHook')
 
 
-def apply_reliability_defaults(cfg: Config) -> Config:
-    """Give a training config exact resumption and crash-safe checkpoints.
+def check_reliability(cfg: Config) -> List[str]:
+    """Warn when a training config lacks exact resume or safe checkpoints.
 
-    - ``train_cfg = dict(by_epoch=True, ...)`` without a ``type`` becomes
-      ``ResumableEpochBasedTrainLoop`` (per-batch seeding, mid-epoch resume);
-    - ``default_hooks.checkpoint`` of type ``CheckpointHook`` becomes
-      ``AtomicCheckpointHook`` (same arguments).
+    mmenergykd's configs declare both in their ``_base_`` (so that they hold
+    under any launcher); nothing is injected. A config that names plain
+    MMEngine types (or none) trains as MMEngine does, and this says what it
+    gives up:
 
-    A config that names another loop or checkpoint hook is left alone (that
-    is also how to opt out, e.g. ``train_cfg.type='EpochBasedTrainLoop'``).
+    - ``train_cfg`` is not ``ResumableEpochBasedTrainLoop``: a resumed run
+      differs from the uninterrupted one (random crops, shuffling, Mixup and
+      HE-DA's CutMix are not re-seeded per batch; a mid-epoch checkpoint
+      restarts its epoch);
+    - ``default_hooks.checkpoint`` is not ``AtomicCheckpointHook``: a run
+      killed while saving can leave a truncated checkpoint.
 
     Args:
-        cfg (Config): The training config, changed in place.
+        cfg (Config): The training config.
 
     Returns:
-        Config: ``cfg``.
+        list[str]: The warnings logged (empty when both are declared).
     """
+    found = []
     train_cfg = cfg.get('train_cfg')
-    if isinstance(train_cfg, dict) and 'type' not in train_cfg \
-            and train_cfg.get('by_epoch', False):
-        loop = dict(train_cfg)
-        loop.pop('by_epoch')
-        loop['type'] = RESUMABLE_LOOP
-        cfg.train_cfg = loop
-    hooks = cfg.get('default_hooks')
-    if isinstance(hooks, dict):
-        ckpt = hooks.get('checkpoint')
-        if isinstance(ckpt, dict) and ckpt.get('type') in \
-                _PLAIN_CHECKPOINT_HOOKS:
-            ckpt['type'] = ATOMIC_CHECKPOINT_HOOK
-    return cfg
+    if isinstance(train_cfg, dict) and \
+            config_type_name(train_cfg) != RESUMABLE_LOOP and \
+            not _is_iteration_based(train_cfg):
+        found.append(
+            f'`train_cfg` is not {RESUMABLE_LOOP}: a resumed run will not '
+            'match the uninterrupted one (per-batch seeding and mid-epoch '
+            f"resume need `train_cfg=dict(type='{RESUMABLE_LOOP}', ...)`).")
+    hooks = cfg.get('default_hooks') or {}
+    ckpt = hooks.get('checkpoint') if isinstance(hooks, dict) else None
+    if isinstance(ckpt, dict) and config_type_name(ckpt) != \
+            ATOMIC_CHECKPOINT_HOOK:
+        found.append(
+            '`default_hooks.checkpoint` is not '
+            f'{ATOMIC_CHECKPOINT_HOOK}: a run killed while saving can leave '
+            "a truncated checkpoint (set `type='AtomicCheckpointHook'`, "
+            'same arguments as CheckpointHook).')
+    for message in found:
+        print_log(message, logger='current', level=logging.WARNING)
+    return found
 
 
 def _is_iteration_based(train_cfg) -> bool:
@@ -84,8 +94,9 @@ def check_epoch_settings(cfg: Config) -> None:
         return
     found = []
     model = cfg.get('model') or {}
-    if isinstance(model, dict) and any(
-        (model.get('loss_warmup_epochs') or {}).values()):
+    warmup = model.get('loss_warmup_epochs') if isinstance(model,
+                                                           dict) else None
+    if any((warmup or {}).values()):
         found.append('`model.loss_warmup_epochs`')
     for hook in cfg.get('custom_hooks') or []:
         if isinstance(hook, dict) and config_type_name(

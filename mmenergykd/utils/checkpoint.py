@@ -283,18 +283,27 @@ def register_safe_checkpoint_loaders() -> None:
     one function is replaced by :func:`load_from_http_safely`, so those
     schemes keep their name-to-URL mapping and load weights-only too.
     """
-    loaders: List[tuple] = [('', load_local_checkpoint),
-                            (('http://', 'https://'), load_from_http_safely)]
-    for prefixes, loader in loaders:
+    # MMEngine logs "Loads checkpoint by {name[10:]} backend": the loaders
+    # carry the names of the MMEngine loaders they replace, so the log line
+    # reads as MMEngine's own ("local backend", "http backend").
+    loaders: List[tuple] = [
+        ('', load_local_checkpoint, 'load_from_local'),
+        (('http://', 'https://'), load_from_http_safely, 'load_from_http')
+    ]
+    for prefixes, loader, name in loaders:
         CheckpointLoader.register_scheme(
-            prefixes=prefixes, loader=_as_scheme_loader(loader), force=True)
+            prefixes=prefixes,
+            loader=_as_scheme_loader(loader, name),
+            force=True)
     mmengine_checkpoint.load_from_http = load_from_http_safely
 
 
-def _as_scheme_loader(loader: Callable) -> Callable:
+def _as_scheme_loader(loader: Callable, name: str) -> Callable:
+    """``loader`` with MMEngine's scheme-loader signature, named ``name``."""
 
     def scheme_loader(filename: str, map_location: Any = None) -> Any:
         return loader(filename, map_location=map_location)
 
-    scheme_loader.__name__ = loader.__name__
+    scheme_loader.__name__ = scheme_loader.__qualname__ = name
+    scheme_loader.__doc__ = loader.__doc__
     return scheme_loader

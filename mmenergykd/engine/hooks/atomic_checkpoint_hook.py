@@ -9,40 +9,10 @@ from mmengine.fileio import LocalBackend
 from mmengine.hooks import CheckpointHook
 
 from mmenergykd.registry import HOOKS
+from mmenergykd.utils.atomic_files import (TMP_SUFFIX, atomic_write_text,
+                                           fsync_path)
 
-__all__ = ['AtomicCheckpointHook', 'atomic_write_text', 'fsync_path']
-
-_TMP_SUFFIX = '.tmp'
-
-
-def fsync_path(path: str) -> None:
-    """Flush a file (or a directory entry) to disk, where the OS allows."""
-    flags = os.O_RDONLY | getattr(os, 'O_DIRECTORY', 0) * osp.isdir(path)
-    try:
-        fd = os.open(path, flags)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def atomic_write_text(path: str, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file + ``os.replace``.
-
-    A reader sees the old content or the new one, never a partial file.
-    """
-    folder, name = osp.split(osp.abspath(path))
-    tmp = osp.join(folder, f'.{name}.{os.getpid()}{_TMP_SUFFIX}')
-    with open(tmp, 'w') as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    fsync_path(folder)
+__all__ = ['AtomicCheckpointHook']
 
 
 @HOOKS.register_module()
@@ -77,7 +47,7 @@ class AtomicCheckpointHook(CheckpointHook):
     def before_train(self, runner) -> None:
         super().before_train(runner)
         if self._is_local() and is_main_process():
-            pattern = f'.*{_TMP_SUFFIX}'
+            pattern = f'.*{TMP_SUFFIX}'
             for path in glob.glob(osp.join(self.out_dir, pattern)) + \
                     glob.glob(osp.join(runner.work_dir, pattern)):
                 try:
@@ -101,7 +71,7 @@ class AtomicCheckpointHook(CheckpointHook):
         final = self.file_backend.join_path(self.out_dir, ckpt_filename)
         self.last_ckpt = final
         runner.message_hub.update_info('last_ckpt', self.last_ckpt)
-        tmp_name = f'.{ckpt_filename}.{os.getpid()}{_TMP_SUFFIX}'
+        tmp_name = f'.{ckpt_filename}.{os.getpid()}{TMP_SUFFIX}'
         # Runner.save_checkpoint writes on the main process only.
         runner.save_checkpoint(
             self.out_dir,

@@ -7,10 +7,10 @@ from mmengine.dist import get_rank
 from mmengine.hooks import Hook
 from mmengine.runner import IterBasedTrainLoop
 
-from mmenergykd.engine.calibration import unwrap_distiller
+from mmenergykd.engine.calibration_policy import (ensure_calibrated,
+                                                  unwrap_distiller)
 from mmenergykd.models.augments import HighEnergyAugment
 from mmenergykd.registry import HOOKS
-from .energy_calibration_hook import ensure_calibrated
 
 __all__ = ['HighEnergyAugmentHook']
 
@@ -116,7 +116,6 @@ class HighEnergyAugmentHook(Hook):
                 'custom_hooks, HighEnergyAugmentHook: `seed` must be an int '
                 f'or None (the runner\'s seed), got {seed!r}.')
         self.seed = None if seed is None else int(seed)
-        self.calibration_state: dict = {}
         self.module: Optional[HighEnergyAugment] = None
 
     def _seed(self, runner) -> int:
@@ -125,10 +124,10 @@ class HighEnergyAugmentHook(Hook):
     def before_run(self, runner) -> None:
         model = unwrap_distiller(runner.model)
         if self.settings['kd_term'] == 'energy' and \
-                model._energy_loss() is None:
+                model.energy_loss() is None:
             raise ValueError(
-                "HighEnergyAugmentHook(kd_term='energy') needs an EnergyKDLoss "
-                'or EnergyDKDLoss in `model.distill_losses`; set '
+                "HighEnergyAugmentHook(kd_term='energy') needs an "
+                'EnergyKDLoss or EnergyDKDLoss in `model.distill_losses`; set '
                 "`kd_term='kd'` in the HighEnergyAugmentHook of "
                 '`custom_hooks` for KD / DKD runs.')
         if model.high_energy_augment is not None and \
@@ -158,7 +157,7 @@ class HighEnergyAugmentHook(Hook):
                     f'{runner.max_epochs - 1}, 0-based), so HE-DA would '
                     'never be active. Fix `epochs` in its `custom_hooks` '
                     'entry.')
-        ensure_calibrated(runner, self.calibration_state)
+        ensure_calibrated(runner)
 
     def before_train_iter(self,
                           runner,
@@ -191,7 +190,6 @@ class HighEnergyAugmentHook(Hook):
         # master-only), so no collective communication here. The generator
         # needs no saving: it is re-seeded from the iteration.
         checkpoint[CKPT_KEY] = dict(
-            rng_states=[self.module.rng_state()],
             num_augmented=self.module.num_augmented,
             num_seen=self.module.num_seen)
 

@@ -2,21 +2,16 @@
 """HE-DA: augment only the samples the teacher is unsure about."""
 import json
 import math
-import warnings
-from typing import Dict, Optional, Tuple
+from typing import Optional, Tuple, Union
 
 import numpy as np
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
-from mmenergykd.models.losses.energy import (batch_thresholds, check_positive,
-                                             check_ratio, check_temperature,
-                                             energy_score,
-                                             fill_calibration_record,
-                                             init_calibration_record,
-                                             is_number,
-                                             record_calibration_settings)
+from mmenergykd.models.energy import EnergyConsumer
 from mmenergykd.models.losses.functional import per_sample_kd
+from mmenergykd.utils.validation import (check_non_negative, check_positive,
+                                         check_temperature)
 
 __all__ = ['HighEnergyAugment', 'cutmix_box']
 
@@ -44,7 +39,7 @@ def cutmix_box(height: int, width: int, lam: float,
     return int(y1), int(y2), int(x1), int(x2)
 
 
-class HighEnergyAugment(nn.Module):
+class HighEnergyAugment(EnergyConsumer):
     """The per-step part of HE-DA, attached to an ``EnergyKDDistiller``.
 
     After the teacher's forward on a batch, the samples whose teacher energy
@@ -86,12 +81,11 @@ class HighEnergyAugment(nn.Module):
                  energy_temperature: float = 4.0,
                  seed: int = 0,
                  selection: str = 'energy'):
-        super().__init__()
+        super().__init__(
+            energy_temperature, low_ratio=0.0, high_ratio=high_ratio)
         if selection not in ('energy', 'random'):
             raise ValueError(f"`selection` must be 'energy' or 'random', "
                              f'got {selection!r}.')
-        self.selection = selection
-        check_ratio('high_ratio', high_ratio)
         if augment not in _DEFAULT_ALPHA:
             raise ValueError(f'`augment` must be one of '
                              f'{sorted(_DEFAULT_ALPHA)}, got {augment!r}.')
@@ -101,60 +95,24 @@ class HighEnergyAugment(nn.Module):
             raise ValueError(
                 f"`kd_term` must be 'kd' or 'energy', got {kd_term!r}.")
         check_temperature('temperature', temperature)
-        check_temperature('energy_temperature', energy_temperature)
-        if not is_number(loss_weight) \
-                or not 0 <= loss_weight < float('inf'):
-            raise ValueError(f'`loss_weight` must be a finite number >= 0, '
-                             f'got {loss_weight!r}.')
-        self.high_ratio = float(high_ratio)
-        self.low_ratio = 0.0
+        check_non_negative('loss_weight', loss_weight)
+        self.selection = selection
         self.augment = augment
         self.alpha = float(alpha)
         self.kd_term = kd_term
         self.temperature = float(temperature)
         self.loss_weight = float(loss_weight)
-        self.energy_temperature = float(energy_temperature)
         self.active = True
-        self.register_buffer('high_threshold', torch.tensor(math.nan))
-        init_calibration_record(self)
         self.rng = np.random.Generator(np.random.PCG64(seed))
         self.num_augmented = 0
         self.num_seen = 0
-        self._warned = False
-        self._calibrated = False
 
-    # energy consumer protocol ------------------------------------------
-    @property
-    def is_calibrated(self) -> bool:
-        """Whether the threshold is set (host-side flag, no device sync)."""
-        return self._calibrated
-
-    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
-        fill_calibration_record(state_dict, prefix)
-        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
-        self._calibrated = not bool(torch.isnan(self.high_threshold))
-
-    def set_thresholds(self, low: float, high: float) -> None:
-        """Set the HE-DA threshold (``low`` is unused: low ratio 0)."""
-        if math.isnan(float(high)):
-            raise ValueError('The HE-DA threshold must not be NaN.')
-        self.high_threshold.fill_(float(high))
-        record_calibration_settings(self)
-        self._calibrated = True
-
-    # random state, kept in the checkpoint by the hook --------------------
     def rng_state(self) -> str:
-        """The generator's state as a JSON string."""
+        """The generator's state as a JSON string (to compare two runs)."""
         return json.dumps(self.rng.bit_generator.state)
 
-    def set_rng_state(self, state: str) -> None:
-        """Restore :meth:`rng_state`."""
-        self.rng.bit_generator.state = json.loads(state)
-
     # the step ------------------------------------------------------------
-    def select(self,
-               teacher_logits: Tensor,
-               energies: Optional[Tensor] = None) -> Tensor:
+    def select(self, energies: Tensor) -> Tensor:
         """Indices of the samples whose energy is above the threshold.
 
         The subset's size depends on the data, so this reads it back from
@@ -162,21 +120,13 @@ class HighEnergyAugment(nn.Module):
         extra forward runs on a batch of that size).
 
         Args:
-            teacher_logits (Tensor): Teacher logits of shape (B, C).
-            energies (Tensor, optional): Their energies at
-                ``energy_temperature``, when already computed.
+            energies (Tensor): The batch's teacher energies at
+                ``energy_temperature``, shape (B,).
+
+        Returns:
+            Tensor: int64 indices into the batch, ascending.
         """
-        if energies is None:
-            energies = energy_score(teacher_logits, self.energy_temperature)
-        if self.is_calibrated:
-            threshold = self.high_threshold.to(energies.device)
-        else:
-            if not self._warned:
-                warnings.warn('HE-DA threshold not calibrated: using each '
-                              "batch's own quantile. Use "
-                              'HighEnergyAugmentHook to calibrate.')
-                self._warned = True
-            threshold = batch_thresholds(energies, 0.0, self.high_ratio)[1]
+        threshold = self.thresholds(energies)[1]
         index = torch.nonzero(energies > threshold).flatten()
         if self.selection == 'random':
             # The control: as many samples, drawn uniformly from the batch.
@@ -211,62 +161,32 @@ class HighEnergyAugment(nn.Module):
         lam = 1.0 - (y2 - y1) * (x2 - x1) / float(height * width)
         return mixed, dict(lam=lam, perm=perm, box=(y1, y2, x1, x2))
 
-    def kd_loss(self, student_logits: Tensor, teacher_logits: Tensor,
-                energy_loss: Optional[nn.Module]) -> Tensor:
-        """The KD term on the mixed images, times ``loss_weight``."""
-        if self.kd_term == 'energy':
-            if energy_loss is None:
-                raise ValueError(
-                    "HE-DA `kd_term='energy'` needs an EnergyKDLoss or "
-                    'EnergyDKDLoss in `model.distill_losses`; use '
-                    "kd_term='kd' for KD / DKD runs.")
-            temperature = energy_loss.sample_temperatures(teacher_logits)
-        else:
+    def kd_loss(self,
+                student_logits: Tensor,
+                teacher_logits: Tensor,
+                temperature: Union[float, Tensor, None] = None) -> Tensor:
+        """The KD term on the mixed images, times ``loss_weight``.
+
+        Args:
+            student_logits (Tensor): The student's logits on the mixed
+                images (N, C).
+            teacher_logits (Tensor): The teacher's logits on them (N, C).
+            temperature (float | Tensor, optional): Per-sample temperatures
+                (``kd_term='energy'``: the run's energy loss's, from the
+                mixed images' own energies); None: ``temperature``.
+
+        Returns:
+            Tensor: A float32 scalar.
+        """
+        if temperature is None:
             temperature = self.temperature
         per_sample = per_sample_kd(student_logits, teacher_logits, temperature)
         return self.loss_weight * per_sample.mean()
 
-    def extra_loss(self, distiller: nn.Module, inputs: Tensor,
-                   teacher_logits: Tensor,
-                   energy_loss: Optional[nn.Module]) -> Dict[str, Tensor]:
-        """The HE-DA outputs of one training step.
-
-        Args:
-            distiller (nn.Module): The ``EnergyKDDistiller`` (for
-                ``teacher_logits`` / ``student_logits``).
-            inputs (Tensor): The preprocessed batch.
-            teacher_logits (Tensor): The teacher's logits on ``inputs``.
-            energy_loss (nn.Module, optional): The run's energy loss.
-
-        Returns:
-            dict: ``loss_heda`` and the logged ``heda_num`` / ``heda_share``.
-        """
-        batch = inputs.shape[0]
-        zero = teacher_logits.new_zeros((), dtype=torch.float32)
-        if not self.active:
-            return dict(
-                loss_heda=zero, heda_num=zero.clone(), heda_share=zero.clone())
-        energies = None
-        if energy_loss is not None and hasattr(energy_loss, 'energies') \
-                and energy_loss.energy_temperature == self.energy_temperature:
-            # Already computed this step by the energy loss (cached there).
-            energies = energy_loss.energies(teacher_logits)
-        index = self.select(teacher_logits, energies)
-        num = int(index.numel())
-        self.num_seen += batch
-        loss = zero
-        if num >= 2:
-            self.num_augmented += num
-            mixed, _ = self.mix(inputs[index])
-            loss = self.kd_loss(
-                distiller.student_logits(mixed),
-                distiller.teacher_logits(mixed), energy_loss)
-        else:
-            num = 0
-        return dict(
-            loss_heda=loss,
-            heda_num=zero.new_tensor(float(num)),
-            heda_share=zero.new_tensor(num / max(batch, 1)))
+    def count(self, num_selected: int, batch_size: int) -> None:
+        """Add one step to the epoch's summary counts."""
+        self.num_seen += batch_size
+        self.num_augmented += num_selected
 
     def extra_repr(self) -> str:
         return (f'high_ratio={self.high_ratio}, selection='

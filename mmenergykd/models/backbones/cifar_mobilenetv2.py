@@ -13,8 +13,8 @@ from typing import Dict, List, Optional, Tuple, Union
 import torch
 import torch.nn as nn
 from mmengine.model import BaseModule
-from mmpretrain.registry import MODELS
 
+from mmenergykd.registry import MODELS
 from .cifar_init import ZOO_INIT_CFG
 
 # (expand ratio or None for "T", output channels, blocks, first stride)

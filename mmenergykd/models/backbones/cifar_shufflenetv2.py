@@ -13,7 +13,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from mmengine.model import BaseModule
-from mmpretrain.registry import MODELS
+
+from mmenergykd.registry import MODELS
 
 
 def _shuffle2(x: torch.Tensor) -> torch.Tensor:

@@ -15,8 +15,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from mmengine.model import BaseModule
-from mmpretrain.registry import MODELS
 
+from mmenergykd.registry import MODELS
 from .cifar_init import zoo_init_cfg
 
 _ZOO_INIT_CFG = zoo_init_cfg(conv_bias=True)

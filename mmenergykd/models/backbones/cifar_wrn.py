@@ -19,8 +19,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from mmengine.model import BaseModule
-from mmpretrain.registry import MODELS
 
+from mmenergykd.registry import MODELS
 from .cifar_init import ZOO_INIT_CFG
 
 

@@ -1,85 +1,29 @@
 # Copyright (c) mmenergykd contributors. All rights reserved.
-import warnings
-from typing import Any, Callable, Dict, List, Mapping, Optional, Union
+from typing import Dict, List, Optional, Sequence, Union
 
 import torch
-from mmengine.logging import MessageHub
+from mmengine.logging import MessageHub, print_log
 from mmengine.model import BaseModel
 from torch import Tensor, nn
 
-from mmenergykd.models.losses.energy import (HIGH, LOW, MID, group_shares,
-                                             is_number)
-from mmenergykd.models.utils import (build_classifier, load_teacher_checkpoint,
-                                     resolve_model_cfg)
+from mmenergykd.models.energy import EnergyConsumer
+from mmenergykd.models.utils import build_classifier
 from mmenergykd.registry import MODELS
+from mmenergykd.utils.validation import check_non_negative
 from .checkpoint_guard import CheckpointGuardMixin
+from .distill_losses import (TWO_VIEW_INPUTS, build_distill_losses,
+                             check_two_views, check_warmup_epochs)
+from .energy_step import EnergyStepMixin
+from .frozen_teacher import FrozenTeacher
+from .model_checks import (check_num_classes, check_preprocessor_classes,
+                           fp16_autocast, preprocessor_cfg)
+from .step_errors import add_note, batch_name, check_finite_loss
 
 __all__ = ['EnergyKDDistiller']
 
-# What a distill loss's ``forward`` takes (its ``distill_inputs``).
-_DISTILL_INPUTS = (('student_logits', 'teacher_logits'),
-                   ('student_logits', 'teacher_logits', 'gt_labels'))
-
-
-def _batch_name(data_samples: Optional[List]) -> str:
-    """'Training iteration i (epoch e), dataset indices [...]'."""
-    hub = MessageHub.get_current_instance()
-    name = (f"Training iteration {hub.get_info('iter', '?')} (0-based, "
-            f"epoch {hub.get_info('epoch', '?')})")
-    indices = [
-        s.get('sample_idx') for s in (data_samples or [])
-        if hasattr(s, 'get') and s.get('sample_idx') is not None
-    ]
-    if indices:
-        more = ', ...' if len(indices) > 16 else ''
-        name += f', dataset indices {indices[:16]}{more}'
-    return name
-
-
-def _add_note(err: BaseException, note: str) -> None:
-    """Say where an error happened, keeping its type and traceback.
-
-    Out-of-memory errors are left alone (their own message is the fix).
-    """
-    if isinstance(err, torch.cuda.OutOfMemoryError) or \
-            not hasattr(err, 'add_note'):
-        return
-    err.add_note(note)
-
-
-def _teacher_pretrained(teacher: nn.Module) -> Optional[str]:
-    """The checkpoint of the teacher's ``init_cfg=dict(type='Pretrained')``.
-
-    MMEngine would load it non-strictly (a checkpoint of another width only
-    logs a warning); the distiller loads it strictly instead, as
-    ``teacher_ckpt``.
-    """
-    init_cfg = getattr(teacher, 'init_cfg', None)
-    cfgs = init_cfg if isinstance(init_cfg, (list, tuple)) else [init_cfg]
-    for cfg in cfgs:
-        if isinstance(cfg, Mapping) and cfg.get('type') == 'Pretrained':
-            if cfg.get('prefix'):
-                raise ValueError(
-                    "`model.teacher.init_cfg` is dict(type='Pretrained', "
-                    f"prefix={cfg['prefix']!r}): a teacher must load whole "
-                    'and strictly. Set `model.teacher_ckpt` to a checkpoint '
-                    'of the full teacher instead.')
-            return cfg.get('checkpoint')
-    return None
-
-
-def _fp16_autocast(device_type: str) -> bool:
-    """Whether float16 autocast (with loss scaling) is on for the device."""
-    try:
-        return torch.is_autocast_enabled(device_type) and \
-            torch.get_autocast_dtype(device_type) == torch.float16
-    except (TypeError, AttributeError):  # torch < 2.4
-        return device_type == 'cuda' and torch.is_autocast_enabled() and \
-            torch.get_autocast_gpu_dtype() == torch.float16
-
 
 @MODELS.register_module()
-class EnergyKDDistiller(CheckpointGuardMixin, BaseModel):
+class EnergyKDDistiller(CheckpointGuardMixin, EnergyStepMixin, BaseModel):
     """Distil a frozen teacher into a student with logit losses.
 
     Works with any MMPretrain classifier pair (``extract_feat`` + a
@@ -96,10 +40,16 @@ class EnergyKDDistiller(CheckpointGuardMixin, BaseModel):
       (``energy_low``, ``energy_mid``, ``energy_high``) of the first energy
       loss.
 
+    One training step reads top to bottom as the data path (:meth:`loss`):
+    teacher -> student -> head loss -> distill losses (the teacher's
+    energies computed once and passed to every energy consumer) -> energy
+    shares -> HE-DA (select -> mix -> extra forwards -> KD term).
+
     ``mode='predict'`` and ``mode='tensor'`` run the student only, so
     MMPretrain's evaluators and val / test loops work unchanged.
 
-    The teacher is not a registered submodule: it is excluded from
+    The teacher is a :class:`FrozenTeacher`, not a registered submodule:
+    it is excluded from
     ``state_dict()`` (training checkpoints stay light; it is rebuilt from
     ``teacher_ckpt``), from ``parameters()`` (the optimizer never sees it)
     and from ``train()``; device / dtype moves still apply to it.
@@ -177,49 +127,28 @@ class EnergyKDDistiller(CheckpointGuardMixin, BaseModel):
                  compile_teacher: Union[bool, dict] = False,
                  allow_random_teacher: bool = False,
                  init_cfg: Optional[dict] = None):
-        if data_preprocessor is None:
-            data_preprocessor = resolve_model_cfg(student, 'student').get(
-                'data_preprocessor', None) or {}
-        data_preprocessor = dict(data_preprocessor)
-        data_preprocessor.setdefault('type', 'mmpretrain.ClsDataPreprocessor')
         super().__init__(
-            data_preprocessor=data_preprocessor, init_cfg=init_cfg)
-        if not is_number(student_loss_weight) \
-                or not 0 <= student_loss_weight < float('inf'):
-            raise ValueError(
-                '`model.student_loss_weight` must be a finite number >= 0, '
-                f'got {student_loss_weight!r}. Set it in the config (the '
-                'default is 1.0).')
+            data_preprocessor=preprocessor_cfg(student, data_preprocessor),
+            init_cfg=init_cfg)
+        check_non_negative('model.student_loss_weight', student_loss_weight)
         self.student = build_classifier(student, 'student')
         teacher_model = build_classifier(teacher, 'teacher')
-        self._check_num_classes(self.student, teacher_model)
-        self._check_preprocessor_classes()
-        if teacher_ckpt is None:
-            teacher_ckpt = _teacher_pretrained(teacher_model)
-        if teacher_ckpt is not None:
-            load_teacher_checkpoint(teacher_model, teacher_ckpt)
-        elif allow_random_teacher:
-            warnings.warn('`teacher_ckpt` is None: the teacher keeps its '
-                          'random initialisation (allow_random_teacher=True). '
-                          'Set `model.teacher_ckpt` to distil from a trained '
-                          'teacher.')
-            teacher_model.init_weights()
-        else:
-            raise ValueError(
-                '`model.teacher_ckpt` is not set, so the teacher would keep '
-                'random weights and the student would learn from noise. Set '
-                '`model.teacher_ckpt` to the trained teacher (a path or URL '
-                "in the OpenMMLab layout, e.g. --cfg-options "
-                'model.teacher_ckpt=/path/to/teacher.pth). Only for smoke '
-                'tests and speed benchmarks: model.allow_random_teacher=True.')
-        teacher_model.eval()
-        teacher_model.requires_grad_(False)
+        check_num_classes(self.student, teacher_model)
+        check_preprocessor_classes(self.data_preprocessor, self.student)
         # Kept outside the module tree: see the class docstring.
-        self.__dict__['_teacher'] = teacher_model
-        self.teacher_ckpt = teacher_ckpt
+        self.__dict__['frozen_teacher'] = FrozenTeacher.from_model(
+            teacher_model,
+            teacher_ckpt,
+            allow_random=allow_random_teacher,
+            channels_last=channels_last,
+            inference_mode=teacher_inference_mode,
+            compile=compile_teacher,
+            check_finite=check_finite_teacher)
+        self.teacher_ckpt = self.frozen_teacher.checkpoint
         # Teacher / student fingerprints, stored in checkpoints and compared
         # on load (see CheckpointGuardMixin).
         self._record_identity()
+        self._log_teacher()
         self.student_loss_weight = float(student_loss_weight)
         self.check_finite_teacher = check_finite_teacher
         self.check_finite_loss = check_finite_loss
@@ -227,33 +156,17 @@ class EnergyKDDistiller(CheckpointGuardMixin, BaseModel):
         self.teacher_inference_mode = teacher_inference_mode
         if channels_last:
             self.student.to(memory_format=torch.channels_last)
-            teacher_model.to(memory_format=torch.channels_last)
-        self.__dict__['_teacher_forward'] = self._plain_teacher_forward
-        if compile_teacher:
-            options = compile_teacher if isinstance(compile_teacher,
-                                                    dict) else {}
-            self.__dict__['_teacher_forward'] = torch.compile(
-                self._plain_teacher_forward, **options)
-
         self.set_distill_losses(distill_losses or {})
-        if loss_warmup_epochs is not None and not isinstance(
-                loss_warmup_epochs, Mapping):
-            raise TypeError(
-                '`model.loss_warmup_epochs` must be a dict of distill loss '
-                'name -> number of epochs, e.g. dict(loss_dkd=20), got '
-                f'{loss_warmup_epochs!r}.')
-        self.loss_warmup_epochs = dict(loss_warmup_epochs or {})
-        for name, epochs in self.loss_warmup_epochs.items():
-            if name not in self.distill_losses:
-                raise ValueError(
-                    f'`model.loss_warmup_epochs` names {name!r}, which is '
-                    'not in `model.distill_losses` '
-                    f'({list(self.distill_losses)}). Use one of those names.')
-            if not isinstance(epochs, int) or isinstance(epochs, bool) \
-                    or epochs < 0:
-                raise ValueError(f'`model.loss_warmup_epochs[{name!r}]` must '
-                                 f'be an int >= 0, got {epochs!r}.')
+        self.loss_warmup_epochs = check_warmup_epochs(loss_warmup_epochs,
+                                                      self.distill_losses)
         self.high_energy_augment: Optional[nn.Module] = None
+
+    def _log_teacher(self) -> None:
+        teacher = self.identity['teacher']
+        print_log(
+            f"Teacher {teacher['type']} loaded from {teacher['ckpt']!r} "
+            f"(weights fingerprint {teacher['weights']}).",
+            logger='current')
 
     def set_distill_losses(self,
                            distill_losses: Dict[str,
@@ -261,114 +174,27 @@ class EnergyKDDistiller(CheckpointGuardMixin, BaseModel):
                                                       nn.Module]]) -> None:
         """Build (from configs) and install the distillation losses.
 
-        The losses' own finite-check of the teacher logits is turned off:
-        ``teacher_logits`` checks them once per forward when
-        ``check_finite_teacher`` is True, and each extra check would be one
-        more host-device synchronisation per step.
-
         Args:
             distill_losses (dict): Name -> loss config or module. Names must
                 contain ``'loss'`` so that MMEngine adds them to the total.
         """
-        if not isinstance(distill_losses, Mapping):
-            raise TypeError(
-                '`model.distill_losses` must be a dict of name -> loss '
-                "config, e.g. dict(loss_kd=dict(type='KDLoss')), got "
-                f'{type(distill_losses).__name__}.')
-        if not distill_losses:
-            warnings.warn('`model.distill_losses` is empty: the student '
-                          'trains on its own head loss only (no '
-                          'distillation).')
-        losses = nn.ModuleDict()
-        for name, cfg in distill_losses.items():
-            if 'loss' not in name:
-                raise ValueError(
-                    f'distill loss name {name!r} in `model.distill_losses` '
-                    'must contain "loss" so that MMEngine adds it to the '
-                    f'total: rename it (e.g. "loss_{name}").')
-            try:
-                module = cfg if isinstance(cfg, nn.Module) \
-                    else MODELS.build(cfg)
-            except (ValueError, TypeError) as err:
-                raise type(err)(f'model.distill_losses.{name}: {err}') \
-                    from err
-            except KeyError as err:  # unknown type / no type
-                reason = err.args[0] if err.args else err
-                raise KeyError(f'model.distill_losses.{name}: {reason} '
-                               'Use one of KDLoss, DKDLoss, EnergyKDLoss, '
-                               'EnergyDKDLoss (with `import mmenergykd` in '
-                               '`custom_imports`).') from err
-            inputs = getattr(module, 'distill_inputs', None)
-            if isinstance(inputs, (list, tuple)) and \
-                    tuple(inputs) in _DISTILL_INPUTS:
-                module.distill_inputs = tuple(inputs)
-            else:
-                what = ('has no `distill_inputs` saying what it takes'
-                        if inputs is None else
-                        f'declares `distill_inputs={inputs!r}`')
-                raise TypeError(
-                    f'model.distill_losses.{name}: {type(module).__name__} '
-                    f'is not a distillation loss (it {what}). Use KDLoss, '
-                    'DKDLoss, '
-                    'EnergyKDLoss or EnergyDKDLoss; a loss of your own needs '
-                    "`distill_inputs = ('student_logits', 'teacher_logits')`"
-                    " (or with 'gt_labels' last) and that forward signature. "
-                    "The student's own label loss is `model.student.head.loss`"
-                    ' weighted by `model.student_loss_weight`.')
-            if hasattr(module, 'check_finite'):
-                module.check_finite = False
-            losses[name] = module
+        losses = build_distill_losses(distill_losses)
         param = next(self.student.parameters(), None)
         if param is not None:
             losses.to(param.device)
         self.distill_losses = losses
 
     # ------------------------------------------------------------------
-    # teacher handling
+    # teacher and student
     @property
     def teacher(self) -> nn.Module:
-        """The frozen teacher (not part of ``state_dict``)."""
-        return self.__dict__['_teacher']
+        """The frozen teacher classifier (not part of ``state_dict``)."""
+        return self.frozen_teacher.model
 
-    @staticmethod
-    def _check_num_classes(student: nn.Module, teacher: nn.Module) -> None:
-        s_cls = getattr(student.head, 'num_classes', None)
-        t_cls = getattr(teacher.head, 'num_classes', None)
-        if s_cls is not None and t_cls is not None and s_cls != t_cls:
-            raise ValueError(
-                f'Teacher and student class counts differ: teacher head '
-                f'num_classes={t_cls}, student head num_classes={s_cls}. Set '
-                'the same `num_classes` in `model.student.head` and '
-                '`model.teacher.head` (and in `data_preprocessor`).')
-
-    def _check_preprocessor_classes(self) -> None:
-        """``data_preprocessor.num_classes`` must be the heads' class count.
-
-        It sizes the one-hot labels of batch Mixup / CutMix; a different
-        count would fail only inside the first training step. When unset
-        and batch augments are used, it is taken from the student's head.
-        """
-        classes = getattr(self.student.head, 'num_classes', None)
-        if classes is None or not hasattr(self.data_preprocessor,
-                                          'num_classes'):
-            return
-        current = self.data_preprocessor.num_classes
-        if current is None:
-            if getattr(self.data_preprocessor, 'batch_augments', None):
-                self.data_preprocessor.num_classes = classes
-            return
-        if current != classes:
-            raise ValueError(
-                f'`data_preprocessor.num_classes` is {current}, but the '
-                f'student and teacher heads have num_classes={classes}. Set '
-                f'`data_preprocessor.num_classes={classes}` (it sizes the '
-                'one-hot labels of batch Mixup / CutMix), or change '
-                '`num_classes` of both heads to the dataset\'s class count.')
-
-    def _apply(self, fn: Callable, *args, **kwargs):
+    def _apply(self, fn, *args, **kwargs):
         """Device / dtype moves (``to``, ``cuda``, ...) reach the teacher."""
         super()._apply(fn, *args, **kwargs)
-        self.teacher._apply(fn, *args, **kwargs)
+        self.frozen_teacher.apply_(fn)
         return self
 
     def train(self, mode: bool = True) -> 'EnergyKDDistiller':
@@ -382,80 +208,21 @@ class EnergyKDDistiller(CheckpointGuardMixin, BaseModel):
         self._check_student_pretrained()
         self.student.init_weights()
 
-    def _plain_teacher_forward(self, inputs: Tensor) -> Tensor:
-        return self.teacher.head(self.teacher.extract_feat(inputs))
-
-    def _format(self, inputs: Tensor) -> Tensor:
-        if self.channels_last and inputs.dim() == 4:
-            return inputs.contiguous(memory_format=torch.channels_last)
-        return inputs
-
     def teacher_logits(self, inputs: Tensor) -> Tensor:
-        """Teacher logits (eval mode, no gradient, no loss).
+        """Teacher logits (eval mode, no gradient, no loss), detached.
 
         Args:
             inputs (Tensor): Preprocessed images (B, C, H, W).
 
         Returns:
-            Tensor: Logits of shape (B, num_classes), detached.
+            Tensor: Logits of shape (B, num_classes).
         """
-        try:
-            logits = self._run_teacher(self._format(inputs))
-        except RuntimeError as err:
-            _add_note(
-                err, f'`model.teacher` failed on inputs of shape '
-                f'{tuple(inputs.shape)}. If the error is about shapes or '
-                'channels, check that `model.teacher` (backbone '
-                '`in_channels`, input size) fits the data, the pipeline and '
-                '`data_preprocessor`.')
-            raise
-        if self.check_finite_teacher and not torch.isfinite(logits).all():
-            raise ValueError(
-                'The teacher produced non-finite logits (NaN / Inf) for this '
-                'batch. Check `teacher_ckpt` and the input normalisation '
-                '(`data_preprocessor`); under fp16 AMP try bf16. No '
-                'checkpoint was written for this step.')
-        return logits.detach()
-
-    def _run_teacher(self, inputs: Tensor) -> Tensor:
-        """The teacher's forward without gradient (or in inference mode)."""
-        if self.teacher_inference_mode:
-            with torch.inference_mode():
-                logits = self.__dict__['_teacher_forward'](inputs)
-            # A normal tensor again, so autograd may save it for backward.
-            logits = logits.clone()
-        else:
-            with torch.no_grad():
-                logits = self.__dict__['_teacher_forward'](inputs)
-        return logits
+        return self.frozen_teacher.logits(inputs)
 
     def student_logits(self, inputs: Tensor) -> Tensor:
         """Student logits (with gradient)."""
-        inputs = self._format(inputs)
+        inputs = self.frozen_teacher.format(inputs)
         return self.student.head(self.student.extract_feat(inputs))
-
-    # ------------------------------------------------------------------
-    # energy consumers (what the calibration hook sets thresholds on)
-    def energy_consumers(self) -> Dict[str, nn.Module]:
-        """Modules that need calibrated energy thresholds, by name.
-
-        Each has ``energy_temperature``, ``low_ratio``, ``high_ratio``,
-        ``is_calibrated`` and ``set_thresholds(low, high)``.
-        """
-        consumers = {
-            name: loss
-            for name, loss in self.distill_losses.items()
-            if hasattr(loss, 'set_thresholds')
-        }
-        if self.high_energy_augment is not None:
-            consumers['high_energy_augment'] = self.high_energy_augment
-        return consumers
-
-    def _energy_loss(self) -> Optional[nn.Module]:
-        for loss in self.distill_losses.values():
-            if hasattr(loss, 'sample_temperatures'):
-                return loss
-        return None
 
     # ------------------------------------------------------------------
     # forward
@@ -474,23 +241,23 @@ class EnergyKDDistiller(CheckpointGuardMixin, BaseModel):
         if mode == 'loss':
             return self.loss(inputs, data_samples)
         if mode in ('predict', 'tensor'):
-            return self.student(self._format(inputs), data_samples, mode=mode)
+            return self.student(
+                self.frozen_teacher.format(inputs), data_samples, mode=mode)
         raise RuntimeError(f'Invalid mode "{mode}".')
 
-    def _warmup_factor(self, name: str) -> float:
-        epochs = self.loss_warmup_epochs.get(name, 0)
-        if epochs <= 0:
-            return 1.0
-        epoch = MessageHub.get_current_instance().get_info('epoch', 0)
-        return min((epoch + 1) / epochs, 1.0)
-
-    def loss(self, inputs: Tensor, data_samples: List) -> Dict[str, Tensor]:
+    def loss(self, inputs: Union[Tensor, Sequence[Tensor]],
+             data_samples: List) -> Dict[str, Tensor]:
         """Student loss, distill losses, HE-DA term and energy group shares.
 
         Args:
-            inputs (Tensor): Preprocessed images.
+            inputs (Tensor | list[Tensor]): Preprocessed images; or the two
+                views ``[weak, strong]`` of each image from
+                ``MultiViewClsDataPreprocessor`` (MLKD): teacher and student
+                run on both, the head loss is summed over both, energies and
+                HE-DA use the weak view, single-view losses see the weak
+                view only.
             data_samples (list): ``DataSample`` s with ``gt_label`` (and
-                ``gt_score`` under batch augments).
+                ``gt_score`` under batch augments), one per image.
 
         Returns:
             dict[str, Tensor]: Losses (keys with ``loss``) and logged values.
@@ -500,56 +267,82 @@ class EnergyKDDistiller(CheckpointGuardMixin, BaseModel):
         self.check_checkpoint_compatibility()
         # Under fp16 AMP a non-finite loss is the loss scaler's to handle
         # (it skips the step and lowers the scale); see parse_losses.
-        self._fp16_step = _fp16_autocast(inputs.device.type)
+        views = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
+        self._fp16_step = fp16_autocast(views[0].device.type)
+        teacher = [self._teacher_step(v, data_samples) for v in views]
+        student = [self._student_step(v, data_samples) for v in views]
+        losses = self._head_losses(student, data_samples)
+        energies = self._energies(teacher[0])
+        losses.update(
+            self._distill_losses(student, teacher, energies, data_samples))
+        losses.update(self._energy_shares(teacher[0], energies))
+        if self.high_energy_augment is not None:
+            losses.update(self._heda_step(views[0], energies))
+        return losses
+
+    def _teacher_step(self, inputs: Tensor, data_samples: List) -> Tensor:
         try:
-            teacher_logits = self.teacher_logits(inputs)
+            return self.teacher_logits(inputs)
         except ValueError as err:
-            raise ValueError(f'{_batch_name(data_samples)}: {err}') from err
+            raise ValueError(f'{batch_name(data_samples)}: {err}') from err
         except RuntimeError as err:
-            _add_note(err, _batch_name(data_samples))
+            add_note(err, batch_name(data_samples))
             raise
+
+    def _student_step(self, inputs: Tensor, data_samples: List) -> Tensor:
         try:
-            student_logits = self.student_logits(inputs)
+            return self.student_logits(inputs)
         except RuntimeError as err:
-            _add_note(
-                err, f'{_batch_name(data_samples)}: `model.student` failed '
+            add_note(
+                err, f'{batch_name(data_samples)}: `model.student` failed '
                 f'on inputs of shape {tuple(inputs.shape)}. If the error is '
                 'about shapes or channels, check that `model.student` fits '
                 'the data and itself (backbone `in_channels`, neck, '
                 '`head.in_channels`) and the pipeline / `data_preprocessor`.'
                 ' No optimizer step was taken.')
             raise
-        losses: Dict[str, Any] = {}
 
-        head_losses = self.student.head._get_loss(student_logits, data_samples)
-        for key, value in head_losses.items():
-            name = 'loss_cls' if key == 'loss' else f'cls_{key}'
-            losses[name] = value * self.student_loss_weight
+    def _head_losses(self, student_logits: List[Tensor],
+                     data_samples: List) -> Dict[str, Tensor]:
+        """The student's own head loss, weighted (``loss_cls``), summed over
+        the views."""
+        losses: Dict[str, Tensor] = {}
+        for logits in student_logits:
+            head_losses = self.student.head._get_loss(logits, data_samples)
+            for key, value in head_losses.items():
+                name = 'loss_cls' if key == 'loss' else f'cls_{key}'
+                value = value * self.student_loss_weight
+                losses[name] = losses[name] + value if name in losses \
+                    else value
+        return losses
 
-        gt_labels = None
+    def _warmup_factor(self, name: str) -> float:
+        epochs = self.loss_warmup_epochs.get(name, 0)
+        if epochs <= 0:
+            return 1.0
+        epoch = MessageHub.get_current_instance().get_info('epoch', 0)
+        return min((epoch + 1) / epochs, 1.0)
+
+    def _distill_losses(self, student: List[Tensor], teacher: List[Tensor],
+                        energies: Dict[float, Tensor],
+                        data_samples: List) -> Dict[str, Tensor]:
+        losses, gt_labels = {}, None
         for name, loss_module in self.distill_losses.items():
+            if loss_module.distill_inputs == TWO_VIEW_INPUTS:
+                check_two_views(name, len(student))
+                args = [student[0], student[1], teacher[0], teacher[1]]
+            else:
+                args = [student[0], teacher[0]]
             if 'gt_labels' in loss_module.distill_inputs:
                 if gt_labels is None:
                     gt_labels = torch.cat([s.gt_label for s in data_samples
-                                           ]).to(student_logits.device)
-                value = loss_module(student_logits, teacher_logits, gt_labels)
-            else:
-                value = loss_module(student_logits, teacher_logits)
+                                           ]).to(student[0].device)
+                args.append(gt_labels)
+            kwargs = {}
+            if isinstance(loss_module, EnergyConsumer):
+                kwargs['energies'] = energies[loss_module.energy_temperature]
+            value = loss_module(*args, **kwargs)
             losses[name] = value * self._warmup_factor(name)
-
-        energy_loss = self._energy_loss()
-        if energy_loss is not None:
-            # The groups the loss used (cached there: computed once a step).
-            shares = group_shares(energy_loss.energy_groups(teacher_logits))
-            for key, group in (('energy_low', LOW), ('energy_mid', MID),
-                               ('energy_high', HIGH)):
-                losses[key] = shares[group]
-
-        if self.high_energy_augment is not None:
-            losses.update(
-                self.high_energy_augment.extra_loss(self, inputs,
-                                                    teacher_logits,
-                                                    energy_loss))
         return losses
 
     def parse_losses(self, losses: Dict[str, Tensor]):
@@ -561,16 +354,8 @@ class EnergyKDDistiller(CheckpointGuardMixin, BaseModel):
         """
         loss, log_vars = super().parse_losses(losses)
         if self.check_finite_loss and self.training and \
-                not getattr(self, '_fp16_step', False) and \
-                not bool(torch.isfinite(loss)):
-            parts = ', '.join(f'{k}={float(v):.4g}'
-                              for k, v in log_vars.items() if 'loss' in k)
-            raise ValueError(
-                f'{_batch_name(None)}: the training loss is non-finite '
-                f'({parts}). No optimizer step was taken and nothing was '
-                'saved for this step. Check the loss settings (temperatures, '
-                '`loss_weight`s, `model.student_loss_weight`), the learning '
-                'rate, and under fp16 AMP try bf16.')
+                not getattr(self, '_fp16_step', False):
+            check_finite_loss(loss, log_vars)
         return loss, log_vars
 
     # ------------------------------------------------------------------

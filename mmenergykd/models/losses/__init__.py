@@ -1,14 +1,18 @@
 # Copyright (c) mmenergykd contributors. All rights reserved.
+from ..energy import (EnergyConsumer, EnergyTemperatureLoss,
+                      EnergyTemperatureMixin, assign_energy_groups,
+                      energy_score, sorted_index_thresholds)
 from .dkd_loss import DKDLoss
-from .energy import (EnergyTemperatureMixin, assign_energy_groups,
-                     energy_score, sorted_index_thresholds)
 from .energy_dkd_loss import EnergyDKDLoss
 from .energy_kd_loss import EnergyKDLoss
+from .energy_mlkd_loss import EnergyMLKDLoss
 from .functional import per_sample_dkd, per_sample_kd
 from .kd_loss import KDLoss
+from .mlkd_loss import MLKDLoss
 
 __all__ = [
     'energy_score', 'sorted_index_thresholds', 'assign_energy_groups',
-    'EnergyTemperatureMixin', 'per_sample_kd', 'per_sample_dkd', 'KDLoss',
-    'DKDLoss', 'EnergyKDLoss', 'EnergyDKDLoss'
+    'EnergyConsumer', 'EnergyTemperatureLoss', 'EnergyTemperatureMixin',
+    'per_sample_kd', 'per_sample_dkd', 'KDLoss', 'DKDLoss', 'EnergyKDLoss',
+    'EnergyDKDLoss', 'MLKDLoss', 'EnergyMLKDLoss'
 ]

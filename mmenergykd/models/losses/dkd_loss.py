@@ -2,22 +2,12 @@
 from torch import Tensor, nn
 
 from mmenergykd.registry import MODELS
-from .energy import check_logits, check_temperature, is_number
+from mmenergykd.utils.validation import check_temperature
 from .functional import per_sample_dkd
-from .kd_loss import check_loss_weight
+from .utils import (check_dkd_weights, check_labels, check_logits,
+                    check_loss_weight)
 
-__all__ = ['DKDLoss', 'check_labels']
-
-
-def check_labels(gt_labels: Tensor, student_logits: Tensor) -> None:
-    """Labels must be one class index per sample, within the class range."""
-    if gt_labels.reshape(-1).numel() != student_logits.shape[0]:
-        raise ValueError(
-            f'`gt_labels` must hold one class index per sample '
-            f'({student_logits.shape[0]}), got shape {tuple(gt_labels.shape)}.'
-        )
-    if student_logits.shape[1] < 2:
-        raise ValueError('DKD needs at least 2 classes (`num_classes`).')
+__all__ = ['DKDLoss']
 
 
 @MODELS.register_module()
@@ -72,12 +62,3 @@ class DKDLoss(nn.Module):
         per_sample = per_sample_dkd(student_logits, teacher_logits, gt_labels,
                                     self.temperature, self.alpha, self.beta)
         return self.loss_weight * per_sample.mean()
-
-
-def check_dkd_weights(alpha: float, beta: float) -> None:
-    """``alpha`` and ``beta`` must be finite numbers >= 0."""
-    for name, value in (('alpha', alpha), ('beta', beta)):
-        if not is_number(value) or value < 0 \
-                or value != value or value == float('inf'):
-            raise ValueError(f'`{name}` must be a finite number >= 0, got '
-                             f'{value!r}. Fix `{name}` in the config.')

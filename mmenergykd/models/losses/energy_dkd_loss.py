@@ -1,19 +1,19 @@
 # Copyright (c) mmenergykd contributors. All rights reserved.
 from typing import Optional
 
-from torch import Tensor, nn
+from torch import Tensor
 
 from mmenergykd.registry import MODELS
-from .dkd_loss import check_dkd_weights, check_labels
-from .energy import EnergyTemperatureMixin, check_logits
+from ..energy import EnergyTemperatureLoss
 from .functional import per_sample_dkd
-from .kd_loss import check_loss_weight
+from .utils import (check_dkd_weights, check_labels, check_logits,
+                    check_loss_weight)
 
 __all__ = ['EnergyDKDLoss']
 
 
 @MODELS.register_module()
-class EnergyDKDLoss(EnergyTemperatureMixin, nn.Module):
+class EnergyDKDLoss(EnergyTemperatureLoss):
     """Energy DKD: DKD with the per-sample temperature of Energy KD.
 
     Both DKD terms use the sample's energy-group temperature ``T_i`` and are
@@ -54,7 +54,6 @@ class EnergyDKDLoss(EnergyTemperatureMixin, nn.Module):
                  high_ratio: float = 0.2,
                  loss_weight: float = 1.0,
                  temperature: Optional[float] = None):
-        super().__init__()
         if temperature is not None:
             if mid_temperature not in (4.0, temperature):
                 raise ValueError(
@@ -63,30 +62,36 @@ class EnergyDKDLoss(EnergyTemperatureMixin, nn.Module):
                     'the same (middle-energy) temperature: set only one.')
             mid_temperature = temperature
         check_dkd_weights(alpha, beta)
-        self._init_energy(low_energy_temperature, mid_temperature,
-                          high_energy_temperature, energy_temperature,
-                          low_ratio, high_ratio)
+        super().__init__(low_energy_temperature, mid_temperature,
+                         high_energy_temperature, energy_temperature,
+                         low_ratio, high_ratio)
         check_loss_weight(loss_weight)
         self.alpha = float(alpha)
         self.beta = float(beta)
         self.loss_weight = float(loss_weight)
 
-    def forward(self, student_logits: Tensor, teacher_logits: Tensor,
-                gt_labels: Tensor) -> Tensor:
+    def forward(self,
+                student_logits: Tensor,
+                teacher_logits: Tensor,
+                gt_labels: Tensor,
+                energies: Optional[Tensor] = None) -> Tensor:
         """Compute the weighted loss (no warm-up).
 
         Args:
             student_logits (Tensor): Shape (B, C).
             teacher_logits (Tensor): Shape (B, C).
             gt_labels (Tensor): Class indices of shape (B,).
+            energies (Tensor, optional): The teacher's energies at
+                ``energy_temperature``, when the caller computed them
+                already (``EnergyKDDistiller`` does, once per step).
 
         Returns:
             Tensor: A float32 scalar, already multiplied by ``loss_weight``.
         """
-        # finiteness: checked by sample_temperatures (self.check_finite)
+        # finiteness: checked where the energies are computed
         check_logits(student_logits, teacher_logits, check_finite=False)
         check_labels(gt_labels, student_logits)
-        temperatures = self.sample_temperatures(teacher_logits)
+        temperatures = self.sample_temperatures(teacher_logits, energies)
         per_sample = per_sample_dkd(student_logits, teacher_logits, gt_labels,
                                     temperatures, self.alpha, self.beta)
         return self.loss_weight * per_sample.mean()

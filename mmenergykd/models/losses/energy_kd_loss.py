@@ -1,16 +1,18 @@
 # Copyright (c) mmenergykd contributors. All rights reserved.
-from torch import Tensor, nn
+from typing import Optional
+
+from torch import Tensor
 
 from mmenergykd.registry import MODELS
-from .energy import EnergyTemperatureMixin, check_logits
+from ..energy import EnergyTemperatureLoss
 from .functional import per_sample_kd
-from .kd_loss import check_loss_weight
+from .utils import check_logits, check_loss_weight
 
 __all__ = ['EnergyKDLoss']
 
 
 @MODELS.register_module()
-class EnergyKDLoss(EnergyTemperatureMixin, nn.Module):
+class EnergyKDLoss(EnergyTemperatureLoss):
     """Energy KD: vanilla KD with a per-sample, energy-chosen temperature.
 
     Each sample's temperature comes from the teacher's energy group (see
@@ -54,27 +56,31 @@ class EnergyKDLoss(EnergyTemperatureMixin, nn.Module):
                  low_ratio: float = 0.2,
                  high_ratio: float = 0.2,
                  loss_weight: float = 1.0):
-        super().__init__()
-        self._init_energy(low_energy_temperature, mid_temperature,
-                          high_energy_temperature, energy_temperature,
-                          low_ratio, high_ratio)
+        super().__init__(low_energy_temperature, mid_temperature,
+                         high_energy_temperature, energy_temperature,
+                         low_ratio, high_ratio)
         check_loss_weight(loss_weight)
         self.loss_weight = float(loss_weight)
 
-    def forward(self, student_logits: Tensor,
-                teacher_logits: Tensor) -> Tensor:
+    def forward(self,
+                student_logits: Tensor,
+                teacher_logits: Tensor,
+                energies: Optional[Tensor] = None) -> Tensor:
         """Compute the weighted loss.
 
         Args:
             student_logits (Tensor): Shape (B, C).
             teacher_logits (Tensor): Shape (B, C).
+            energies (Tensor, optional): The teacher's energies at
+                ``energy_temperature``, when the caller computed them
+                already (``EnergyKDDistiller`` does, once per step).
 
         Returns:
             Tensor: A float32 scalar, already multiplied by ``loss_weight``.
         """
-        # finiteness: checked by sample_temperatures (self.check_finite)
+        # finiteness: checked where the energies are computed
         check_logits(student_logits, teacher_logits, check_finite=False)
-        temperatures = self.sample_temperatures(teacher_logits)
+        temperatures = self.sample_temperatures(teacher_logits, energies)
         per_sample = per_sample_kd(student_logits, teacher_logits,
                                    temperatures)
         return self.loss_weight * per_sample.mean()

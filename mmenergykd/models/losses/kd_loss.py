@@ -2,8 +2,9 @@
 from torch import Tensor, nn
 
 from mmenergykd.registry import MODELS
-from .energy import check_logits, check_temperature, is_number
+from mmenergykd.utils.validation import check_temperature
 from .functional import per_sample_kd
+from .utils import check_logits, check_loss_weight
 
 __all__ = ['KDLoss']
 
@@ -51,11 +52,3 @@ class KDLoss(nn.Module):
         per_sample = per_sample_kd(student_logits, teacher_logits,
                                    self.temperature)
         return self.loss_weight * per_sample.mean()
-
-
-def check_loss_weight(loss_weight: float) -> None:
-    """Raise a ValueError unless ``loss_weight`` is a finite number >= 0."""
-    if not is_number(loss_weight) or loss_weight < 0 \
-            or loss_weight != loss_weight or loss_weight == float('inf'):
-        raise ValueError(f'`loss_weight` must be a finite number >= 0, got '
-                         f'{loss_weight!r}. Fix `loss_weight` in the config.')

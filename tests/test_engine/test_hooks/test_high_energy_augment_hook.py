@@ -1,9 +1,11 @@
+import os.path as osp
+
 import pytest
 import torch
 from mmengine.runner import Runner
 
 import mmenergykd.engine.calibration as calibration
-import mmenergykd.engine.hooks.energy_calibration_hook as calib_hook_module
+import mmenergykd.engine.calibration_policy as calib_hook_module
 from tests.helpers import (make_imagenet_folder, save_tiny_teacher,
                            tiny_runner_cfg)
 
@@ -51,9 +53,9 @@ def test_one_shared_calibration_pass(data, tmp_path, monkeypatch):
     calls = []
     original = calibration.calibrate_energy
 
-    def counting(runner):
+    def counting(*args, **kwargs):
         calls.append(1)
-        return original(runner)
+        return original(*args, **kwargs)
 
     monkeypatch.setattr(calib_hook_module, 'calibrate_energy', counting)
     runner = run(str(tmp_path), root, ckpt, max_epochs=1)
@@ -99,6 +101,11 @@ def test_resume_continues_with_same_state(data, tmp_path):
         assert got == pytest.approx(expected, abs=1e-6), key
     assert full.model.high_energy_augment.rng_state() == \
         resumed.model.high_energy_augment.rng_state()
+    # nothing write-only in the checkpoint: the generator is re-seeded
+    saved = torch.load(
+        osp.join(part, 'epoch_2.pth'), map_location='cpu',
+        weights_only=False)
+    assert set(saved['high_energy_augment']) == {'num_augmented', 'num_seen'}
     for (k, v), (k2, v2) in zip(full.model.state_dict().items(),
                                 resumed.model.state_dict().items()):
         assert k == k2

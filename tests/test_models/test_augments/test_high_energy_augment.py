@@ -84,7 +84,7 @@ def test_random_selection_control(teacher_ckpt):
     # its energy (the energy rule would always pick the same 4)
     counts = np.zeros(12)
     for _ in range(300):
-        counts[module.select(torch.zeros(1), energies).numpy()] += 1
+        counts[module.select(energies).numpy()] += 1
     assert counts.sum() == 1200
     assert counts.min() > 60 and counts.max() < 140  # expected 100 each
 

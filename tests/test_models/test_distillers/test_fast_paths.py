@@ -16,7 +16,7 @@ from mmengine.optim import AmpOptimWrapper
 from torch.overrides import TorchFunctionMode
 
 from mmenergykd.models.losses import energy_score
-from mmenergykd.models.losses.energy import group_shares
+from mmenergykd.models.energy import group_shares
 from tests.helpers import (build_model, random_batch, save_tiny_teacher,
                            tiny_classifier, tiny_distiller_cfg)
 
@@ -361,7 +361,7 @@ def test_energies_computed_once_per_step(teacher_ckpt):
     model = make(teacher_ckpt, check_finite_teacher=False)
     data = batch(model)
     calibrate(model, data['inputs'])
-    from mmenergykd.models.losses import energy as energy_module
+    from mmenergykd.models.energy import consumer as energy_module
     with mock.patch.object(
             energy_module, 'energy_score',
             wraps=energy_module.energy_score) as spy:
@@ -372,7 +372,7 @@ def test_energies_computed_once_per_step(teacher_ckpt):
 def test_heda_syncs_only_for_its_subset_size(teacher_ckpt):
     """HE-DA's extra forward runs on a data-dependent number of samples, so
     reading that number (``nonzero``) is its one, necessary sync; the
-    energies come from the energy loss's cache."""
+    energies are computed once per step and passed to HE-DA."""
     from mmenergykd.models.augments import HighEnergyAugment
     model = make(teacher_ckpt, check_finite_teacher=False)
     model.high_energy_augment = HighEnergyAugment(
@@ -381,7 +381,7 @@ def test_heda_syncs_only_for_its_subset_size(teacher_ckpt):
     calibrate(model, data['inputs'])
     model.high_energy_augment.set_thresholds(
         float('-inf'), model.distill_losses['loss_energykd'].low_threshold)
-    from mmenergykd.models.losses import energy as energy_module
+    from mmenergykd.models.energy import consumer as energy_module
     with SyncDetector() as detector, mock.patch.object(
             energy_module, 'energy_score',
             wraps=energy_module.energy_score) as spy:

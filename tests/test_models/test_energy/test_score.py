@@ -3,6 +3,8 @@ import math
 import pytest
 import torch
 
+from mmenergykd.models.energy import (energy_thresholds, group_shares,
+                                      uncrossed_thresholds)
 from mmenergykd.models.losses import (assign_energy_groups, energy_score,
                                       sorted_index_thresholds)
 
@@ -65,3 +67,46 @@ def test_sample_temperatures_refuses_non_finite_teacher_logits():
             loss.sample_temperatures(logits)
         with pytest.raises(ValueError, match='non-finite'):
             loss.energy_groups(logits.nan_to_num(nan=float('inf')))
+
+
+def test_device_rule_equals_host_rule():
+    energies = torch.randn(37)
+    for low_ratio, high_ratio in ((0.2, 0.2), (0.0, 0.5), (0.1, 0.3)):
+        low_t, high_t = energy_thresholds(energies, low_ratio, high_ratio)
+        assert (low_t.item(), high_t.item()) == sorted_index_thresholds(
+            energies, low_ratio, high_ratio)
+
+
+@pytest.mark.parametrize('low_ratio', [0.3, 0.5, 0.7])
+def test_uncrossed_thresholds_keep_the_split(low_ratio):
+    # Ratios adding up to exactly 1 cross the raw thresholds; the uncrossed
+    # ones must split the calibration samples exactly as the raw rule does
+    # (written out: the first int(N * low_ratio) sorted samples are low,
+    # the last int(N * high_ratio) high).
+    energies = torch.randperm(20).float()
+    high_ratio = 1.0 - low_ratio
+    raw_low, raw_high = energy_thresholds(energies, low_ratio, high_ratio)
+    assert raw_low > raw_high
+    low, high = uncrossed_thresholds(raw_low, raw_high)
+    assert low <= high
+    groups = assign_energy_groups(energies, low, high)
+    order = torch.argsort(energies)
+    num_low = int(20 * low_ratio)
+    assert (groups[order[:num_low]] == 0).all()
+    assert (groups[order[num_low:]] == 2).all()
+
+
+def test_uncrossed_thresholds_infinite_edges():
+    inf = torch.tensor(math.inf)
+    low, high = uncrossed_thresholds(inf, torch.tensor(3.0))
+    assert low == high == math.inf  # low_ratio 1: every sample low
+    low, high = uncrossed_thresholds(torch.tensor(0.0), -inf)
+    assert low == high == -math.inf  # high_ratio 1: every sample high
+    low, high = uncrossed_thresholds(torch.tensor(1.0), torch.tensor(2.0))
+    assert (low.item(), high.item()) == (1.0, 2.0)  # not crossed: unchanged
+
+
+def test_group_shares_formula():
+    groups = torch.tensor([0, 1, 1, 2, 2, 2, 1, 0])
+    shares = [s.item() for s in group_shares(groups)]
+    assert shares == [2 / 8, 3 / 8, 3 / 8]

@@ -1,0 +1,13 @@
+# Copyright (c) mmenergykd contributors. All rights reserved.
+"""Offline teacher bank: the teacher's logits per (sample, view)."""
+from .bank_format import DTYPES, describe_differences, partial_path
+from .expect import (canonical_pipeline, data_preprocessor_of,
+                     expect_from_config, file_sha256, teacher_checkpoint_of)
+from .reader import TeacherBank
+from .writer import BankWriter
+
+__all__ = [
+    'TeacherBank', 'BankWriter', 'expect_from_config', 'canonical_pipeline',
+    'data_preprocessor_of', 'file_sha256', 'teacher_checkpoint_of', 'DTYPES',
+    'describe_differences', 'partial_path'
+]

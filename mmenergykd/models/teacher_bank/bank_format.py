@@ -1,0 +1,95 @@
+# Copyright (c) mmenergykd contributors. All rights reserved.
+"""The on-disk layout of a teacher bank.
+
+A bank is a directory ``BANK/``:
+
+- ``header.json``: what the bank holds and how it was made: ``format``,
+  ``version``, ``teacher`` (``checkpoint_sha256``, ``model``), ``dataset``
+  (the dataset config without its pipeline), ``dataset_len``, ``pipeline``
+  (the training pipeline's transforms and their settings),
+  ``data_preprocessor``, ``num_views``, ``num_classes``, ``dtype``,
+  ``shape``, ``nbytes``, ``index`` and the completeness marker
+  ``complete``.
+- ``logits.bin``: the teacher's logits, a C-order array of ``shape``
+  ``(dataset_len, num_views, num_classes)`` and ``dtype`` (``float16`` or
+  ``float32``): the index is dense, row ``sample_idx * num_views + view``.
+
+While it is built the directory is ``BANK.partial/`` (``complete: false``,
+plus ``progress/chunk_*.json``, one per finished chunk of samples); it is
+renamed to ``BANK`` only when every chunk is written and checked.
+"""
+import json
+import os
+import os.path as osp
+from typing import Dict, List
+
+__all__ = [
+    'FORMAT', 'VERSION', 'HEADER', 'LOGITS', 'PROGRESS', 'IDENTITY_KEYS',
+    'DTYPES', 'partial_path', 'read_header', 'write_json_atomic',
+    'describe_differences', 'rebuild_command'
+]
+
+FORMAT = 'mmenergykd-teacher-bank'
+VERSION = 1
+HEADER = 'header.json'
+LOGITS = 'logits.bin'
+PROGRESS = 'progress'
+#: Header fields that must equal the training config's (see
+#: :func:`~mmenergykd.models.teacher_bank.expect_from_config`).
+IDENTITY_KEYS = ('teacher', 'dataset', 'pipeline', 'data_preprocessor')
+#: ``--dtype`` setting -> NumPy dtype name.
+DTYPES = {'fp16': 'float16', 'fp32': 'float32'}
+
+
+def partial_path(path: str) -> str:
+    """Where the bank ``path`` is built until it is complete."""
+    return osp.normpath(path) + '.partial'
+
+
+def read_header(folder: str) -> dict:
+    """The parsed ``header.json`` of ``folder``."""
+    with open(osp.join(folder, HEADER), encoding='utf-8') as f:
+        return json.load(f)
+
+
+def write_json_atomic(path: str, obj: object) -> None:
+    """Write ``obj`` as JSON to ``path`` via a temporary file and a rename,
+    so that a reader sees the old file or the whole new one."""
+    tmp = f'{path}.tmp{os.getpid()}'
+    with open(tmp, 'w', encoding='utf-8') as f:
+        json.dump(obj, f, indent=1, sort_keys=True)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def _differences(bank: object, want: object, where: str,
+                 out: List[str]) -> None:
+    if isinstance(bank, dict) and isinstance(want, dict):
+        for key in sorted(set(bank) | set(want)):
+            _differences(
+                bank.get(key, '<unset>'), want.get(key, '<unset>'),
+                f'{where}.{key}', out)
+    elif isinstance(bank, list) and isinstance(want, list) \
+            and len(bank) == len(want):
+        for i, (b, w) in enumerate(zip(bank, want)):
+            _differences(b, w, f'{where}[{i}]', out)
+    elif bank != want:
+        out.append(f'{where}: bank {bank!r} vs config {want!r}')
+
+
+def describe_differences(header: Dict, expect: Dict) -> List[str]:
+    """One line per field where the bank's ``header`` and ``expect``
+    differ (only the fields present in ``expect``)."""
+    out: List[str] = []
+    for key in sorted(expect):
+        if key.startswith('_'):
+            continue
+        _differences(header.get(key, '<unset>'), expect[key], key, out)
+    return out
+
+
+def rebuild_command(path: str, expect: Dict) -> str:
+    """The command that (re)builds the bank ``path`` for ``expect``."""
+    config = expect.get('_config') or 'CONFIG'
+    return f'python tools/build_teacher_bank.py {config} --out {path}'
