@@ -152,7 +152,7 @@ def teacher_pretrained_edit(file_key, **pretrained):
     return edit
 
 
-# --- teacher checkpoints ---------------------------------------------------
+# --- teacher checkpoints ---
 TEACHER_CASES = [
     ('missing', model_edit(teacher_ckpt='/nonexistent/teacher.pth'),
      FileNotFoundError, r'teacher_ckpt.*does not exist'),
@@ -203,7 +203,7 @@ def test_teacher_checkpoint_errors(env, name, edit, error, match, tmp_path,
     expect_error(env, name, edit, error, match)
 
 
-# --- invalid settings --------------------------------------------------------
+# --- invalid settings ---
 SETTING_CASES = [
     ('t_low_zero', loss_edit(low_energy_temperature=0), 'low_energy_temp'),
     ('t_mid_neg', loss_edit(mid_temperature=-1.0), 'mid_temperature'),
@@ -360,7 +360,7 @@ def test_export_student_refuses_what_does_not_fit(env, tmp_path):
     assert osp.isfile(out)
 
 
-# --- data ----------------------------------------------------------------------
+# --- data ---
 def test_training_set_too_small_for_calibration(env):
 
     def edit(cfg, files):
@@ -412,7 +412,7 @@ def test_preprocessor_class_count_taken_from_the_heads(env):
     assert osp.exists(osp.join(root, 'mixup_no_classes', 'epoch_1.pth'))
 
 
-# --- checkpoints given where another kind is expected --------------------------
+# --- checkpoints given where another kind is expected ---
 def copy_base_run(env):
     root, files = env
 
@@ -608,7 +608,7 @@ def test_resume_with_same_config_works(env):
     assert load(osp.join(work, 'epoch_2.pth'))['meta']['epoch'] == 2
 
 
-# --- non-finite teacher logits -------------------------------------------------
+# --- non-finite teacher logits ---
 def test_non_finite_teacher_logits_in_calibration(env):
 
     def zero_std(cfg, files):  # (x - mean) / 0: non-finite inputs

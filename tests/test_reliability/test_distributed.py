@@ -5,7 +5,6 @@ One two-process run (Energy KD + HE-DA, 2 epochs, random transforms,
 shuffling, Mixup) is shared by the assertions below.
 """
 import json
-import os.path as osp
 import socket
 import subprocess
 

@@ -15,8 +15,8 @@ import torch
 from mmengine.optim import AmpOptimWrapper
 from torch.overrides import TorchFunctionMode
 
-from mmenergykd.models.losses import energy_score
 from mmenergykd.models.energy import group_shares
+from mmenergykd.models.losses import energy_score
 from tests.helpers import (build_model, random_batch, save_tiny_teacher,
                            tiny_classifier, tiny_distiller_cfg)
 

@@ -47,8 +47,8 @@ def test_no_checkpoint_is_an_error_unless_allowed():
     with pytest.raises(ValueError, match='teacher_ckpt'):
         FrozenTeacher.build(tiny_classifier(base=8))
     with pytest.warns(UserWarning, match='random'):
-        teacher = FrozenTeacher.build(tiny_classifier(base=8),
-                                      allow_random=True)
+        teacher = FrozenTeacher.build(
+            tiny_classifier(base=8), allow_random=True)
     assert teacher.checkpoint is None
 
 

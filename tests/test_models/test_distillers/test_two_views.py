@@ -57,8 +57,8 @@ def test_two_views_reach_teacher_student_and_loss(teacher_ckpt, loss_type):
 def test_one_view_for_a_two_view_loss_is_refused(teacher_ckpt):
     model = build_model(
         tiny_distiller_cfg(
-            teacher_ckpt, distill_losses=dict(loss_mlkd=dict(
-                type='MLKDLoss'))))
+            teacher_ckpt,
+            distill_losses=dict(loss_mlkd=dict(type='MLKDLoss'))))
     data = model.data_preprocessor(random_batch(), True)
     with pytest.raises(ValueError, match='two views'):
         model(**data, mode='loss')
@@ -67,8 +67,7 @@ def test_one_view_for_a_two_view_loss_is_refused(teacher_ckpt):
 def test_single_view_losses_use_the_weak_view(teacher_ckpt):
     model = build_model(
         tiny_distiller_cfg(
-            teacher_ckpt,
-            distill_losses=dict(loss_kd=dict(type='KDLoss'))))
+            teacher_ckpt, distill_losses=dict(loss_kd=dict(type='KDLoss'))))
     model.train()
     views, samples = _two_view_batch(model)
     two = model(views, samples, mode='loss')['loss_kd']

@@ -89,11 +89,11 @@ def test_non_finite_logits_refused_unless_checked_elsewhere():
     assert torch.isnan(consumer.energies(logits, check_finite=False)[0])
 
 
-@pytest.mark.parametrize('loss, extra', [
-    (KDLoss(), ()), (EnergyKDLoss(), ()),
-    (DKDLoss(), (torch.zeros(0, dtype=torch.long), )),
-    (EnergyDKDLoss(), (torch.zeros(0, dtype=torch.long), ))
-])
+@pytest.mark.parametrize('loss, extra',
+                         [(KDLoss(), ()), (EnergyKDLoss(), ()),
+                          (DKDLoss(), (torch.zeros(0, dtype=torch.long), )),
+                          (EnergyDKDLoss(),
+                           (torch.zeros(0, dtype=torch.long), ))])
 def test_every_loss_refuses_an_empty_batch(loss, extra):
     empty = torch.zeros(0, 10)
     with pytest.raises(ValueError, match='empty batch'):

@@ -1,0 +1,120 @@
+"""The house rules, read from the code: layers, cycles, sizes."""
+import ast
+import os
+import os.path as osp
+
+import pytest
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+PACKAGE = osp.join(REPO, 'mmenergykd')
+#: Lower number = lower floor; a module may import only its floor or below.
+LAYERS = {
+    'utils': 0,
+    'registry': 0,
+    'version': 0,
+    'models': 1,
+    'datasets': 1,
+    'engine': 2,
+    'apis': 3,
+}
+
+
+def _modules():
+    for root, dirs, files in os.walk(PACKAGE):
+        dirs[:] = [d for d in dirs if not d.startswith(('.', '__'))]
+        for name in files:
+            if name.endswith('.py'):
+                path = osp.join(root, name)
+                rel = osp.relpath(path, REPO)[:-3].replace(os.sep, '.')
+                yield rel[:-len('.__init__')] if rel.endswith(
+                    '__init__') else rel, path
+
+
+def _imports(module: str, path: str):
+    """Absolute names of the mmenergykd modules ``path`` imports."""
+    tree = ast.parse(open(path).read())
+    package = module if path.endswith('__init__.py') else \
+        module.rsplit('.', 1)[0]
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split('.')
+                base = base[:len(base) - node.level + 1]
+                prefix = '.'.join(base + ([node.module]
+                                          if node.module else []))
+            else:
+                prefix = node.module or ''
+            names = [prefix] + [f'{prefix}.{a.name}' for a in node.names]
+        else:
+            continue
+        yield from (n for n in names if n.startswith('mmenergykd.'))
+
+
+def _layer(module: str):
+    parts = module.split('.')
+    return LAYERS.get(parts[1]) if len(parts) > 1 else None
+
+
+def test_imports_only_go_down():
+    wrong = []
+    for module, path in _modules():
+        own = _layer(module)
+        if own is None:
+            continue
+        for target in _imports(module, path):
+            other = _layer(target)
+            if other is not None and other > own:
+                wrong.append(f'{module} -> {target}')
+    assert not wrong, wrong
+
+
+def test_no_import_cycles_between_packages():
+    known = {m for m, _ in _modules()}
+    graph = {}
+    for module, path in _modules():
+        targets = set()
+        for target in _imports(module, path):
+            while target and target not in known:
+                target = target.rpartition('.')[0]
+            if target and target != module:
+                targets.add(target)
+        graph[module] = targets
+
+    # a cycle through modules that are not each other's package __init__
+    def is_parent(a, b):
+        return b.startswith(a + '.')
+
+    state = {}
+
+    def visit(node, stack):
+        state[node] = 1
+        for nxt in graph.get(node, ()):
+            if is_parent(nxt, node) or is_parent(node, nxt):
+                continue
+            if state.get(nxt) == 1:
+                raise AssertionError(f'import cycle: {stack + [nxt]}')
+            if nxt not in state:
+                visit(nxt, stack + [nxt])
+        state[node] = 2
+
+    for module in graph:
+        if module not in state:
+            visit(module, [module])
+
+
+@pytest.mark.parametrize('limit_lines, limit_function', [(400, 80)])
+def test_file_and_function_sizes(limit_lines, limit_function):
+    long_files, long_functions = [], []
+    for module, path in _modules():
+        source = open(path).read()
+        if source.count('\n') > limit_lines:
+            long_files.append(module)
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                length = node.end_lineno - node.lineno + 1
+                if length > limit_function:
+                    long_functions.append(f'{module}.{node.name}: {length}')
+    assert not long_files, long_files
+    assert not long_functions, long_functions
