@@ -13,7 +13,7 @@ from .runtime import (check_epoch_settings, check_reliability,
 __all__ = [
     'all_calibrated', 'calibrate_energy', 'ensure_calibrated',
     'teacher_energies', 'unwrap_distiller', 'ResumableEpochBasedTrainLoop',
-    'seed_everything_for_step', 'check_reliability',
-    'check_epoch_settings', 'find_resumable_checkpoint',
-    'setup_cpu_distributed', 'shutdown_distributed'
+    'seed_everything_for_step', 'check_reliability', 'check_epoch_settings',
+    'find_resumable_checkpoint', 'setup_cpu_distributed',
+    'shutdown_distributed'
 ] + hooks.__all__

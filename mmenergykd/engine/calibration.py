@@ -114,12 +114,12 @@ def _batch_logits(model, data: dict, batch: List[int], batch_no: int,
     num_classes = getattr(model.student.head, 'num_classes', None)
     _check_labels(data.get('data_samples') or [], num_classes, batch_no)
     data = model.data_preprocessor(data, False)
-    inputs = data['inputs']
+    inputs, data_samples = data['inputs'], data.get('data_samples')
     if isinstance(inputs, (list, tuple)):  # two views: the weak one
         inputs = inputs[0]
     try:
         with autocast():
-            return model.teacher_logits(inputs)
+            return model.teacher_logits_for(inputs, data_samples)
     except ValueError as err:
         more = ', ...' if len(batch) > 16 else ''
         raise ValueError(

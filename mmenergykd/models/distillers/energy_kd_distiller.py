@@ -18,12 +18,14 @@ from .frozen_teacher import FrozenTeacher
 from .model_checks import (check_num_classes, check_preprocessor_classes,
                            fp16_autocast, preprocessor_cfg)
 from .step_errors import add_note, batch_name, check_finite_loss
+from .teacher_source import TeacherSourceMixin
 
 __all__ = ['EnergyKDDistiller']
 
 
 @MODELS.register_module()
-class EnergyKDDistiller(CheckpointGuardMixin, EnergyStepMixin, BaseModel):
+class EnergyKDDistiller(CheckpointGuardMixin, TeacherSourceMixin,
+                        EnergyStepMixin, BaseModel):
     """Distil a frozen teacher into a student with logit losses.
 
     Works with any MMPretrain classifier pair (``extract_feat`` + a
@@ -99,6 +101,11 @@ class EnergyKDDistiller(CheckpointGuardMixin, EnergyStepMixin, BaseModel):
         allow_random_teacher (bool): Accept a teacher with no checkpoint
             (random weights; warns). For smoke tests and speed benchmarks
             only. Defaults to False.
+        teacher_bank (str, optional): A teacher bank built by
+            ``tools/build_teacher_bank.py``: the teacher's logits are looked
+            up per (sample, recorded view) instead of computed (HE-DA's
+            mixed images and MLKD's strong views stay live). Needs
+            ``dict(type='TeacherBankHook')`` in ``custom_hooks``.
         init_cfg (dict, optional): Initialisation config.
 
     Example:
@@ -126,6 +133,7 @@ class EnergyKDDistiller(CheckpointGuardMixin, EnergyStepMixin, BaseModel):
                  teacher_inference_mode: bool = False,
                  compile_teacher: Union[bool, dict] = False,
                  allow_random_teacher: bool = False,
+                 teacher_bank: Optional[str] = None,
                  init_cfg: Optional[dict] = None):
         super().__init__(
             data_preprocessor=preprocessor_cfg(student, data_preprocessor),
@@ -160,6 +168,10 @@ class EnergyKDDistiller(CheckpointGuardMixin, EnergyStepMixin, BaseModel):
         self.loss_warmup_epochs = check_warmup_epochs(loss_warmup_epochs,
                                                       self.distill_losses)
         self.high_energy_augment: Optional[nn.Module] = None
+        # The bank is opened and attached by TeacherBankHook, which checks it
+        # against the whole config (dataset, pipeline, teacher) first.
+        self.teacher_bank = teacher_bank
+        self.__dict__['bank'] = None
 
     def _log_teacher(self) -> None:
         teacher = self.identity['teacher']
@@ -186,11 +198,6 @@ class EnergyKDDistiller(CheckpointGuardMixin, EnergyStepMixin, BaseModel):
 
     # ------------------------------------------------------------------
     # teacher and student
-    @property
-    def teacher(self) -> nn.Module:
-        """The frozen teacher classifier (not part of ``state_dict``)."""
-        return self.frozen_teacher.model
-
     def _apply(self, fn, *args, **kwargs):
         """Device / dtype moves (``to``, ``cuda``, ...) reach the teacher."""
         super()._apply(fn, *args, **kwargs)
@@ -207,17 +214,6 @@ class EnergyKDDistiller(CheckpointGuardMixin, EnergyStepMixin, BaseModel):
         """Initialise the student only; the teacher keeps its checkpoint."""
         self._check_student_pretrained()
         self.student.init_weights()
-
-    def teacher_logits(self, inputs: Tensor) -> Tensor:
-        """Teacher logits (eval mode, no gradient, no loss), detached.
-
-        Args:
-            inputs (Tensor): Preprocessed images (B, C, H, W).
-
-        Returns:
-            Tensor: Logits of shape (B, num_classes).
-        """
-        return self.frozen_teacher.logits(inputs)
 
     def student_logits(self, inputs: Tensor) -> Tensor:
         """Student logits (with gradient)."""
@@ -269,25 +265,19 @@ class EnergyKDDistiller(CheckpointGuardMixin, EnergyStepMixin, BaseModel):
         # (it skips the step and lowers the scale); see parse_losses.
         views = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
         self._fp16_step = fp16_autocast(views[0].device.type)
-        teacher = [self._teacher_step(v, data_samples) for v in views]
+        teacher = [
+            self._teacher_step(v, data_samples, banked=i == 0)
+            for i, v in enumerate(views)
+        ]
         student = [self._student_step(v, data_samples) for v in views]
         losses = self._head_losses(student, data_samples)
-        energies = self._energies(teacher[0])
+        energies = self.step_energies(teacher[0])
         losses.update(
-            self._distill_losses(student, teacher, energies, data_samples))
-        losses.update(self._energy_shares(teacher[0], energies))
+            self.distill_loss_terms(student, teacher, energies, data_samples))
+        losses.update(self.energy_shares(teacher[0], energies))
         if self.high_energy_augment is not None:
             losses.update(self._heda_step(views[0], energies))
         return losses
-
-    def _teacher_step(self, inputs: Tensor, data_samples: List) -> Tensor:
-        try:
-            return self.teacher_logits(inputs)
-        except ValueError as err:
-            raise ValueError(f'{batch_name(data_samples)}: {err}') from err
-        except RuntimeError as err:
-            add_note(err, batch_name(data_samples))
-            raise
 
     def _student_step(self, inputs: Tensor, data_samples: List) -> Tensor:
         try:
@@ -323,9 +313,21 @@ class EnergyKDDistiller(CheckpointGuardMixin, EnergyStepMixin, BaseModel):
         epoch = MessageHub.get_current_instance().get_info('epoch', 0)
         return min((epoch + 1) / epochs, 1.0)
 
-    def _distill_losses(self, student: List[Tensor], teacher: List[Tensor],
-                        energies: Dict[float, Tensor],
-                        data_samples: List) -> Dict[str, Tensor]:
+    def distill_loss_terms(self, student: List[Tensor], teacher: List[Tensor],
+                           energies: Dict[float, Tensor],
+                           data_samples: List) -> Dict[str, Tensor]:
+        """Every distill loss of one step, with its warm-up factor.
+
+        Args:
+            student (list[Tensor]): Student logits per view.
+            teacher (list[Tensor]): Teacher logits per view.
+            energies (dict): The teacher's energies per ``T_E``
+                (:meth:`step_energies`).
+            data_samples (list): The batch's data samples (labels).
+
+        Returns:
+            dict[str, Tensor]: Loss name -> weighted value.
+        """
         losses, gt_labels = {}, None
         for name, loss_module in self.distill_losses.items():
             if loss_module.distill_inputs == TWO_VIEW_INPUTS:
@@ -361,4 +363,5 @@ class EnergyKDDistiller(CheckpointGuardMixin, EnergyStepMixin, BaseModel):
     # ------------------------------------------------------------------
     def extra_repr(self) -> str:
         return f'teacher={type(self.teacher).__name__}, ' \
-               f'teacher_ckpt={self.teacher_ckpt!r}'
+               f'teacher_ckpt={self.teacher_ckpt!r}, ' \
+               f'teacher_bank={self.teacher_bank!r}'

@@ -37,8 +37,15 @@ class EnergyStepMixin:
                 return loss
         return None
 
-    def _energies(self, teacher_logits: Tensor) -> Dict[float, Tensor]:
-        """The teacher's energies at each consumer's ``T_E``, once a step."""
+    def step_energies(self, teacher_logits: Tensor) -> Dict[float, Tensor]:
+        """The teacher's energies at each consumer's ``T_E``, once a step.
+
+        Args:
+            teacher_logits (Tensor): The teacher's logits (weak view).
+
+        Returns:
+            dict[float, Tensor]: ``T_E`` -> float32 energies (B,).
+        """
         energies: Dict[float, Tensor] = {}
         for consumer in self.energy_consumers().values():
             if consumer.energy_temperature not in energies:
@@ -46,8 +53,8 @@ class EnergyStepMixin:
                     teacher_logits, check_finite=False)
         return energies
 
-    def _energy_shares(self, teacher_logits: Tensor,
-                       energies: Dict[float, Tensor]) -> Dict[str, Tensor]:
+    def energy_shares(self, teacher_logits: Tensor,
+                      energies: Dict[float, Tensor]) -> Dict[str, Tensor]:
         """Logged share of the batch in each group of the energy loss."""
         energy_loss = self.energy_loss()
         if energy_loss is None:
