@@ -272,12 +272,12 @@ def test_resume_after_kill(setup, banks, monkeypatch):
     real_write = BankWriter.write_chunk
     calls = []
 
-    def dying_write(self, chunk, logits):
+    def dying_write(self, chunk, data, stats=None):
         if len(calls) == 2:  # the process dies in the third chunk's write:
             self.array[10:12] = 7.0  # part of its data, no marker
             raise KeyboardInterrupt('killed')
         calls.append(chunk)
-        real_write(self, chunk, logits)
+        real_write(self, chunk, data, stats)
 
     monkeypatch.setattr(BankWriter, 'write_chunk', dying_write)
     with pytest.raises(KeyboardInterrupt):

@@ -24,11 +24,13 @@ from typing import Optional, Tuple
 import mmcv
 import numpy as np
 from mmcv.transforms import RandomFlip
-from mmpretrain.datasets.transforms import RandomCrop
+from mmpretrain.datasets.transforms import RandomCrop, RandomResizedCrop
 
 from mmenergykd.registry import TRANSFORMS
 
-__all__ = ['ViewRandomCrop', 'ViewRandomFlip', 'REPLAY_KEY']
+__all__ = [
+    'ViewRandomCrop', 'ViewRandomFlip', 'ViewRandomResizedCrop', 'REPLAY_KEY'
+]
 
 #: ``results`` key holding the view still to replay (mixed radix remainder).
 REPLAY_KEY = 'teacher_view_replay'
@@ -148,3 +150,81 @@ class ViewRandomFlip(RandomFlip):
             results['flip'] = True
             results['flip_direction'] = directions[choice - 1]
             self._flip(results)
+
+
+@TRANSFORMS.register_module()
+class ViewRandomResizedCrop(RandomResizedCrop):
+    """``RandomResizedCrop`` restricted to ``num_crops`` fixed crops per
+    image, for a sampled teacher bank.
+
+    Crop ``j`` of sample ``i`` is the box MMPretrain's ``RandomResizedCrop``
+    draws (its own ``rand_crop_params``) from NumPy's generator seeded with
+    ``(view_seed, i, j)``; the global random state is restored afterwards.
+    Recording draws ``j`` uniformly (one ``np.random.randint``); replay
+    takes it from ``teacher_view_replay``. The box is also written to
+    ``results['teacher_crop_box']`` as fractions of the image (top, left,
+    height, width).
+
+    Args:
+        num_crops (int): Crops per image (K).
+        view_seed (int): Seed of the crops. Defaults to 0.
+        **kwargs: The arguments of ``RandomResizedCrop``.
+    """
+
+    def __init__(self, *args, num_crops: int, view_seed: int = 0, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not isinstance(num_crops, int) or num_crops < 1:
+            raise ValueError(f'`num_crops` must be an int >= 1, got '
+                             f'{num_crops!r}.')
+        self.num_crops = num_crops
+        self.view_seed = int(view_seed)
+
+    def crop_box(self, img: np.ndarray, sample_idx: int,
+                 crop: int) -> Tuple[int, int, int, int]:
+        """``(offset_h, offset_w, target_h, target_w)`` of crop ``crop`` of
+        sample ``sample_idx``."""
+        seed = np.random.SeedSequence([self.view_seed, sample_idx,
+                                       crop]).generate_state(1)[0]
+        state = np.random.get_state()
+        np.random.seed(int(seed))
+        try:
+            return self.rand_crop_params(img)
+        finally:
+            np.random.set_state(state)
+
+    def transform(self, results: dict) -> dict:
+        """Crop one of the image's ``num_crops`` boxes and resize it.
+
+        Args:
+            results (dict): Result dict with ``img`` and ``sample_idx``.
+
+        Returns:
+            dict: ``img``, ``img_shape``, ``teacher_view``,
+            ``teacher_num_views`` and ``teacher_crop_box`` updated.
+        """
+        if 'sample_idx' not in results:
+            raise KeyError('ViewRandomResizedCrop needs `sample_idx` in the '
+                           'results (set by the dataset).')
+        choice = _take_replay(results, self.num_crops)
+        if choice is None:
+            choice = int(np.random.randint(self.num_crops))
+        _record(results, choice, self.num_crops)
+        img = results['img']
+        offset_h, offset_w, target_h, target_w = self.crop_box(
+            img, int(results['sample_idx']), choice)
+        h, w = img.shape[:2]
+        results['teacher_crop_box'] = (offset_h / h, offset_w / w,
+                                       target_h / h, target_w / w)
+        img = mmcv.imcrop(
+            img,
+            bboxes=np.array([
+                offset_w, offset_h, offset_w + target_w - 1,
+                offset_h + target_h - 1
+            ]))
+        results['img'] = mmcv.imresize(
+            img,
+            tuple(self.scale[::-1]),
+            interpolation=self.interpolation,
+            backend=self.backend)
+        results['img_shape'] = results['img'].shape
+        return results

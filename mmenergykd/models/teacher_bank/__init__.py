@@ -4,10 +4,12 @@ from .bank_format import DTYPES, describe_differences, partial_path
 from .expect import (canonical_pipeline, data_preprocessor_of,
                      expect_from_config, file_sha256, teacher_checkpoint_of)
 from .reader import TeacherBank
+from .topk import encode_topk, reconstruct_logits, topk_kl
 from .writer import BankWriter
 
 __all__ = [
     'TeacherBank', 'BankWriter', 'expect_from_config', 'canonical_pipeline',
     'data_preprocessor_of', 'file_sha256', 'teacher_checkpoint_of', 'DTYPES',
-    'describe_differences', 'partial_path'
+    'describe_differences', 'partial_path', 'encode_topk',
+    'reconstruct_logits', 'topk_kl'
 ]

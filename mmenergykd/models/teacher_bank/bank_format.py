@@ -10,23 +10,34 @@ A bank is a directory ``BANK/``:
   ``data_preprocessor``, ``num_views``, ``num_classes``, ``dtype``,
   ``shape``, ``nbytes``, ``index`` and the completeness marker
   ``complete``.
-- ``logits.bin``: the teacher's logits, a C-order array of ``shape``
-  ``(dataset_len, num_views, num_classes)`` and ``dtype`` (``float16`` or
-  ``float32``): the index is dense, row ``sample_idx * num_views + view``.
+- ``logits.bin`` (``kind: exact``): the teacher's logits, a C-order array
+  of ``shape`` ``(dataset_len, num_views, num_classes)`` and ``dtype``
+  (``float16`` or ``float32``): the index is dense, row
+  ``sample_idx * num_views + view``.
+- ``kind: sampled`` (``RandomResizedCrop``: ``num_crops`` fixed crops per
+  image, ``view_seed``): ``topk_values.bin`` (``dtype``) and
+  ``topk_indices.bin`` (int16 / int32), both (samples, views, ``topk``),
+  and ``lse.bin`` (float32, (samples, views)): ``logsumexp(logits /
+  energy_temperature)``, so the energy ``-T_E * lse`` is exact.
+
+``arrays`` in the header lists each file with its dtype, shape and size.
 
 While it is built the directory is ``BANK.partial/`` (``complete: false``,
 plus ``progress/chunk_*.json``, one per finished chunk of samples); it is
 renamed to ``BANK`` only when every chunk is written and checked.
 """
 import json
-import os
 import os.path as osp
-from typing import Dict, List
+from typing import Dict, List, Tuple
+
+import numpy as np
+
+from mmenergykd.utils.atomic_files import atomic_write_text
 
 __all__ = [
     'FORMAT', 'VERSION', 'HEADER', 'LOGITS', 'PROGRESS', 'IDENTITY_KEYS',
-    'DTYPES', 'partial_path', 'read_header', 'write_json_atomic',
-    'describe_differences', 'rebuild_command'
+    'DTYPES', 'layout', 'arrays_entry', 'partial_path', 'read_header',
+    'write_json_atomic', 'describe_differences', 'rebuild_command'
 ]
 
 FORMAT = 'mmenergykd-teacher-bank'
@@ -39,6 +50,32 @@ PROGRESS = 'progress'
 IDENTITY_KEYS = ('teacher', 'dataset', 'pipeline', 'data_preprocessor')
 #: ``--dtype`` setting -> NumPy dtype name.
 DTYPES = {'fp16': 'float16', 'fp32': 'float32'}
+
+
+def layout(header: Dict) -> Dict[str, Tuple[str, str, Tuple[int, ...]]]:
+    """``name -> (file, dtype, shape)`` of the bank's arrays."""
+    num, views, classes = header['shape']
+    if header.get('kind', 'exact') == 'exact':
+        return dict(logits=(LOGITS, header['dtype'], (num, views, classes)))
+    k = int(header['topk'])
+    index_dtype = 'int16' if classes <= 32767 else 'int32'
+    return dict(
+        topk_values=('topk_values.bin', header['dtype'], (num, views, k)),
+        topk_indices=('topk_indices.bin', index_dtype, (num, views, k)),
+        lse=('lse.bin', 'float32', (num, views)))
+
+
+def arrays_entry(header: Dict) -> Dict[str, Dict]:
+    """The header's ``arrays`` field for its layout."""
+    return {
+        name:
+        dict(
+            file=file,
+            dtype=dtype,
+            shape=list(shape),
+            nbytes=int(np.prod(shape)) * np.dtype(dtype).itemsize)
+        for name, (file, dtype, shape) in layout(header).items()
+    }
 
 
 def partial_path(path: str) -> str:
@@ -55,12 +92,7 @@ def read_header(folder: str) -> dict:
 def write_json_atomic(path: str, obj: object) -> None:
     """Write ``obj`` as JSON to ``path`` via a temporary file and a rename,
     so that a reader sees the old file or the whole new one."""
-    tmp = f'{path}.tmp{os.getpid()}'
-    with open(tmp, 'w', encoding='utf-8') as f:
-        json.dump(obj, f, indent=1, sort_keys=True)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    atomic_write_text(path, json.dumps(obj, indent=1, sort_keys=True))
 
 
 def _differences(bank: object, want: object, where: str,

@@ -17,7 +17,13 @@ __all__ = [
 
 # The recording transforms (mmenergykd.datasets.transforms) stand for the
 # plain ones: a bank built from either pipeline fits both.
-_VIEW_NAMES = {'ViewRandomCrop': 'RandomCrop', 'ViewRandomFlip': 'RandomFlip'}
+_VIEW_NAMES = {
+    'ViewRandomCrop': 'RandomCrop',
+    'ViewRandomFlip': 'RandomFlip',
+    'ViewRandomResizedCrop': 'RandomResizedCrop'
+}
+# Settings of the recording transforms that the bank's header holds.
+_VIEW_SETTINGS = ('num_crops', 'view_seed')
 # Dataset settings that do not change what the dataset holds.
 _NOT_IDENTITY = ('pipeline', 'serialize_data', 'lazy_init', 'max_refetch',
                  'test_mode')
@@ -47,6 +53,9 @@ def canonical_pipeline(pipeline: Sequence[dict]) -> List[dict]:
     for transform in _plain(list(pipeline)):
         name = str(transform.get('type', '')).split('.')[-1]
         transform['type'] = _VIEW_NAMES.get(name, name)
+        if name in _VIEW_NAMES:
+            for key in _VIEW_SETTINGS:
+                transform.pop(key, None)
         if transform['type'] == 'PackInputs':
             transform.pop('meta_keys', None)
         out.append(transform)

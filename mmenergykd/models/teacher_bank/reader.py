@@ -7,10 +7,11 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .bank_format import (DTYPES, FORMAT, HEADER, LOGITS, VERSION,
-                          describe_differences, partial_path, read_header,
-                          rebuild_command)
+from .bank_format import (DTYPES, FORMAT, HEADER, VERSION, arrays_entry,
+                          describe_differences, layout, partial_path,
+                          read_header, rebuild_command)
 from .expect import expect_from_config
+from .topk import reconstruct_logits
 
 __all__ = ['TeacherBank']
 
@@ -40,7 +41,8 @@ class TeacherBank:
         self.header = header
         self.num_samples, self.num_views, self.num_classes = header['shape']
         self.dtype = np.dtype(header['dtype'])
-        self._array: Optional[np.ndarray] = None
+        self.kind = header.get('kind', 'exact')
+        self._arrays: Optional[Dict[str, np.ndarray]] = None
 
     @classmethod
     def open(cls, path: str, *, expect: Dict) -> 'TeacherBank':
@@ -103,32 +105,79 @@ class TeacherBank:
             raise ValueError(f"The teacher bank {path!r} has dtype "
                              f"{header.get('dtype')!r}. Rebuild it: "
                              f'{rebuild}')
-        nbytes = int(np.prod(header['shape'])) * np.dtype(
-            header['dtype']).itemsize
-        logits = osp.join(path, LOGITS)
-        size = osp.getsize(logits) if osp.isfile(logits) else None
-        if nbytes != header.get('nbytes') or size != nbytes:
-            raise ValueError(
-                f'The teacher bank {path!r} is truncated or damaged: {LOGITS} '
-                f'has {size} bytes, the header says {nbytes} (shape '
-                f"{header['shape']}, {header['dtype']}). It is never used. "
-                f'Rebuild it: {rebuild}')
+        for name, entry in arrays_entry(header).items():
+            file = osp.join(path, entry['file'])
+            size = osp.getsize(file) if osp.isfile(file) else None
+            if header.get('arrays', {}).get(name) != entry or \
+                    size != entry['nbytes']:
+                raise ValueError(
+                    f'The teacher bank {path!r} is truncated or damaged: '
+                    f"{entry['file']} has {size} bytes, the header says "
+                    f"{entry['nbytes']} (shape {entry['shape']}, "
+                    f"{entry['dtype']}). It is never used. Rebuild it: "
+                    f'{rebuild}')
         return header
 
     @property
+    def arrays(self) -> Dict[str, np.ndarray]:
+        """Read-only memory maps of the bank's arrays (``logits``; or
+        ``topk_values``, ``topk_indices``, ``lse``)."""
+        if self._arrays is None:
+            self._arrays = {
+                name:
+                np.memmap(
+                    osp.join(self.path, file),
+                    dtype=dtype,
+                    mode='r',
+                    shape=shape)
+                for name, (file, dtype, shape) in layout(self.header).items()
+            }
+        return self._arrays
+
+    @property
     def array(self) -> np.ndarray:
-        """The read-only memory map, shape (samples, views, classes)."""
-        if self._array is None:
-            self._array = np.memmap(
-                osp.join(self.path, LOGITS),
-                dtype=self.dtype,
-                mode='r',
-                shape=tuple(self.header['shape']))
-        return self._array
+        """The logits of an exact bank, (samples, views, classes)."""
+        if self.kind != 'exact':
+            raise AttributeError(f'{self!r} is a {self.kind} bank: it holds '
+                                 'top-k logits; use lookup / all_logits.')
+        return self.arrays['logits']
+
+    def recording_kwargs(self) -> Dict:
+        """The view settings for ``recording_pipeline(pipeline,
+        **kwargs)`` (a sampled bank's ``num_crops`` and ``view_seed``)."""
+        if self.kind == 'exact':
+            return {}
+        return dict(
+            num_crops=self.header['num_crops'],
+            view_seed=self.header['view_seed'])
+
+    def check_energy_temperature(self, temperature: float) -> None:
+        """Refuse a sampled bank whose exact energy is at another T_E."""
+        stored = self.header.get('energy_temperature')
+        if self.kind == 'sampled' and float(temperature) != stored:
+            raise ValueError(
+                f'The sampled teacher bank {self.path!r} holds the energy at '
+                f'T_E = {stored}, the config uses {temperature}. Rebuild it '
+                'with tools/build_teacher_bank.py --energy-temperature '
+                f'{temperature}.')
+
+    def _logits(self, rows, views) -> Tensor:
+        """float32 logits of ``arrays[rows, views]`` (NumPy indices)."""
+        arrays = self.arrays
+        if self.kind == 'exact':
+            return torch.from_numpy(
+                np.array(arrays['logits'][rows, views], dtype=np.float32))
+        return reconstruct_logits(
+            torch.from_numpy(
+                np.array(arrays['topk_values'][rows, views], np.float32)),
+            torch.from_numpy(
+                np.array(arrays['topk_indices'][rows, views], np.int64)),
+            torch.from_numpy(np.array(arrays['lse'][rows, views])),
+            self.num_classes, self.header['energy_temperature'])
 
     def __getstate__(self) -> Dict:
         state = self.__dict__.copy()
-        state['_array'] = None
+        state['_arrays'] = None
         return state
 
     def __deepcopy__(self, memo: Dict) -> 'TeacherBank':
@@ -174,12 +223,13 @@ class TeacherBank:
             device (str | torch.device): Where to put the result.
 
         Returns:
-            Tensor: (B, num_classes) float32 logits.
+            Tensor: (B, num_classes) float32 logits (a sampled bank: the
+            stored top-k, the rest filled so that the energy at
+            ``energy_temperature`` is the stored one; see
+            :func:`reconstruct_logits`).
         """
         rows, views = self._indices(data_samples)
-        logits = torch.from_numpy(
-            np.ascontiguousarray(self.array[rows, views]))
-        return logits.to(device=device, dtype=torch.float32)
+        return self._logits(rows, views).to(device=device)
 
     def all_logits(self, chunk: int = 1024) -> Iterator[Tuple[Tensor, Tensor]]:
         """Every stored logit, ``chunk`` samples at a time.
@@ -190,8 +240,8 @@ class TeacherBank:
         """
         for start in range(0, self.num_samples, chunk):
             stop = min(start + chunk, self.num_samples)
-            block = np.array(self.array[start:stop], dtype=np.float32)
-            yield torch.arange(start, stop), torch.from_numpy(block)
+            yield torch.arange(start, stop), self._logits(
+                slice(start, stop), slice(None))
 
     def __repr__(self) -> str:
         return (f'{type(self).__name__}({self.path!r}, samples='
