@@ -17,11 +17,9 @@ Usage::
     python tools/benchmark_speed.py configs/energykd/res34_res18_in1k.py \\
         --device cuda --amp --amp-dtype bfloat16 --channels-last
 
-See ``mmenergykd/utils/benchmark.py`` for what each row measures.
+See ``tools/analysis_tools/speed_benchmark/`` for what each row measures.
 """
 import os
-import os.path as osp
-import sys
 
 # OpenMP threads that spin while waiting for work burn the CPU that the
 # other thread (and every other job on a shared machine) needs, which makes
@@ -29,12 +27,7 @@ import sys
 # torch loads. Export OMP_WAIT_POLICY=ACTIVE to measure the default.
 os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
 
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
-# Use the repository's package even when an older copy is installed.
-if REPO not in sys.path:
-    sys.path.insert(0, REPO)
-
-from mmenergykd.utils.benchmark import main  # noqa: E402
+from analysis_tools.speed_benchmark import main  # noqa: E402
 
 if __name__ == '__main__':
     main()

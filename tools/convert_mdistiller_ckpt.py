@@ -9,22 +9,18 @@ Example::
 
 The result (``{'meta': ..., 'state_dict': ...}``) loads with ``strict=True``
 into the model of ``configs/_base_/models/cifar100/<model>.py``, e.g. as a
-teacher checkpoint or with ``load_from``.
+teacher checkpoint or with ``load_from``. The conversion itself lives in
+``tools/model_converters/mdistiller.py``.
 """
 import argparse
 import sys
-from pathlib import Path
 
-try:
-    import mmenergykd  # noqa: F401
-except ImportError:  # running from a source checkout without installing
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from model_converters.mdistiller import (MDISTILLER_MODEL_NAMES,
+                                         ConversionError,
+                                         convert_mdistiller_checkpoint)
 
-from mmenergykd.utils.checkpoint import (
-    CheckpointSafetyError,  # noqa: E402
-    CorruptCheckpointError)
-from mmenergykd.utils.convert_mdistiller import (  # noqa: E402
-    MDISTILLER_MODEL_NAMES, ConversionError, convert_mdistiller_checkpoint)
+from mmenergykd.utils.checkpoint import (CheckpointSafetyError,
+                                         CorruptCheckpointError)
 
 
 def parse_args(argv=None) -> argparse.Namespace:

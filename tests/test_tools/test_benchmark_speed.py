@@ -7,10 +7,16 @@ import sys
 
 import pytest
 
-from mmenergykd.utils.benchmark import (TARGETS, BenchSettings, _derive_losses,
-                                        compute_ratios, load_setup,
-                                        run_probe_subprocess)
 from tests.helpers import CONFIGS, REPO
+from tests.test_tools.tool_import import import_tool_module
+
+_bench = import_tool_module('analysis_tools.speed_benchmark')
+TARGETS = _bench.TARGETS
+BenchSettings = _bench.BenchSettings
+_derive_losses = _bench.derive_losses
+compute_ratios = _bench.compute_ratios
+load_setup = _bench.load_setup
+run_probe_subprocess = _bench.run_probe_subprocess
 
 TINY_CONFIG = '''
 default_scope = 'mmpretrain'
@@ -176,7 +182,9 @@ def test_loss_variants_derived_from_the_config():
 def test_imagenet_config_setup():
     setup = load_setup(
         BenchSettings(
-            config=osp.join(CONFIGS, 'heda', 'energykd_res34_res18_in1k.py'),
+            config=osp.join(
+                CONFIGS, 'energykd-heda',
+                'energykd-heda_resnet34_resnet18_8xb32_100e_in1k.py'),
             channels_last=True))
     assert setup['img_size'] == 224 and setup['batch_size'] == 32
     assert setup['model']['teacher_ckpt'] is None  # nothing downloads
@@ -185,3 +193,92 @@ def test_imagenet_config_setup():
     assert setup['heda']['kd_term'] == 'energy'
     assert setup['heda']['loss_weight'] == 3.0
     assert setup['num_classes'] == 1000
+
+
+# The teacher-bank variant (issue 14): an exact bank (RandomCrop 24 with
+# padding 1 on 24-pixel images: 3 x 3 offsets, x 2 flips = 18 views).
+BANK_PIPELINE = '''
+train_cfg = dict(by_epoch=True, max_epochs=3)
+train_dataloader = dict(
+    batch_size=8,
+    dataset=dict(pipeline=[dict(type='RandomCrop', crop_size=24, padding=1),
+                           dict(type='RandomFlip', prob=0.5),
+                           dict(type='PackInputs')]))
+custom_hooks = []
+'''
+
+
+def test_bank_variant_ratios_from_reported_medians(tmp_path):
+    config = tmp_path / 'tiny_bank.py'
+    config.write_text(TINY_CONFIG + BANK_PIPELINE)
+    out = tmp_path / 'speed.json'
+    cmd = [
+        sys.executable,
+        osp.join(REPO, 'tools', 'benchmark_speed.py'),
+        str(config), '--device', 'cpu', '--iters', '2', '--warmup', '1',
+        '--heda-ratios', '0', '--calib-batches', '1', '--calib-passes', '1',
+        '--loss-reps', '1', '--bank-build-views', '2', '--no-memory', '--json',
+        str(out)
+    ]
+    proc = subprocess.run(
+        cmd, capture_output=True, text=True, cwd=REPO, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    for needle in ('Energy KD step, teacher bank lookup', 'teacher bank build',
+                   'Teacher bank (exact; 18 views',
+                   'with bank / student step alone', 'break-even after',
+                   'bank_over_student'):
+        assert needle in proc.stdout, needle
+    report = json.loads(out.read_text())
+    bank = report['teacher_bank']
+    assert (bank['kind'], bank['num_views'], bank['build_views'],
+            bank['training_epochs']) == ('exact', 3 * 3 * 2, 2, 3)
+    # the step looked the live teacher's logits up: same losses up to the
+    # fp16 storage of the bank
+    assert bank['loss_max_abs_diff_vs_live']['loss_cls'] == 0.0
+    assert bank['loss_max_abs_diff_vs_live']['loss_energykd'] < 1e-2
+    med = {k: v['median_s'] for k, v in report['timings'].items()}
+    assert med['energykd_bank'] > 0 and med['bank_build'] > 0
+    ratios = report['ratios']['bank']
+    assert ratios['over_student'] == pytest.approx(med['energykd_bank'] /
+                                                   med['student'])
+    assert report['ratios']['bank_over_student'] == ratios['over_student']
+    assert ratios['over_live'] == pytest.approx(med['energykd_bank'] /
+                                                med['energykd'])
+    assert ratios['over_kd'] == pytest.approx(med['energykd_bank'] / med['kd'])
+    per_view = med['bank_build'] / (8 * 2)
+    per_image = med['teacher'] / 8
+    epochs = 18 * per_view / per_image
+    assert ratios['build_epochs'] == pytest.approx(epochs)
+    saved = (med['energykd'] - med['energykd_bank']) / med['teacher']
+    assert ratios['saved_epochs_per_epoch'] == pytest.approx(saved)
+    expected = epochs / (3 * saved) if saved > 0 else float('inf')
+    assert ratios['break_even_runs'] == pytest.approx(expected)
+    target = report['targets']['bank_over_student']
+    assert target['met'] == (ratios['over_student'] <= 1.10)
+
+
+def test_bank_views_of_the_pipelines():
+    bank_mod = import_tool_module('analysis_tools.speed_benchmark.bank')
+    cifar = [
+        dict(type='RandomCrop', crop_size=32, padding=4),
+        dict(type='RandomFlip', prob=0.5, direction='horizontal'),
+        dict(type='PackInputs')
+    ]
+    assert bank_mod.count_views(cifar, 32, 8) == dict(
+        kind='exact', num_views=9 * 9 * 2, num_crops=None)
+    imagenet = [
+        dict(type='LoadImageFromFile'),
+        dict(type='RandomResizedCrop', scale=224),
+        dict(type='RandomFlip', prob=0.5, direction='horizontal'),
+        dict(type='PackInputs')
+    ]
+    assert bank_mod.count_views(imagenet, 64, 3) == dict(
+        kind='sampled', num_views=3 * 2, num_crops=3)
+    messages = []
+    settings = BenchSettings(config='unused')
+    assert bank_mod.make_bank_bench(
+        dict(
+            pipeline=[dict(type='RandAugment'),
+                      dict(type='PackInputs')],
+            img_size=32), settings, None, 4.0, messages.append) is None
+    assert 'RandAugment' in messages[0]

@@ -21,12 +21,15 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from mmenergykd.utils.convert_mdistiller import (MDISTILLER_MODEL_NAMES,
-                                                 ConversionError,
-                                                 build_model_from_config,
-                                                 convert_mdistiller_state_dict,
-                                                 default_config_path,
-                                                 extract_state_dict)
+from tests.test_tools.tool_import import import_tool_module
+
+_converter = import_tool_module('model_converters.mdistiller')
+MDISTILLER_MODEL_NAMES = _converter.MDISTILLER_MODEL_NAMES
+ConversionError = _converter.ConversionError
+build_model_from_config = _converter.build_model_from_config
+convert_mdistiller_state_dict = _converter.convert_mdistiller_state_dict
+default_config_path = _converter.default_config_path
+extract_state_dict = _converter.extract_state_dict
 
 REPO = Path(__file__).resolve().parents[2]
 TOOL = REPO / 'tools' / 'convert_mdistiller_ckpt.py'

@@ -54,7 +54,7 @@ def loss_only(model: nn.Module, student_logits: Tensor, teacher_logits: Tensor,
     energies = model.step_energies(teacher_logits)
     # one view: the distiller takes the logits of each view as a list
     losses = model.distill_loss_terms([student_logits], [teacher_logits],
-                                   energies, data_samples)
+                                      energies, data_samples)
     model.energy_shares(teacher_logits, energies)
     sum(losses.values()).backward()
 

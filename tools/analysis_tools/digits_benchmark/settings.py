@@ -1,0 +1,236 @@
+# Copyright (c) mmenergykd contributors. All rights reserved.
+"""What the digits benchmark runs: methods, epochs, command line."""
+import argparse
+import os
+import os.path as osp
+import platform
+import warnings
+from collections import OrderedDict
+from typing import Optional, Sequence
+
+import numpy as np
+from mmengine.config import Config
+
+#: The source checkout (or ``mmenergykd/.mim``) holding ``configs/``.
+REPO = osp.dirname(
+    osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+CONFIG_DIR = osp.join(REPO, 'configs', 'digits')
+
+#: The teacher's and the student-alone configs in configs/digits.
+TEACHER_CONFIG = 'cifarresnet20_1xb64_60e_digits.py'
+STUDENT_CONFIG = 'cifarresnet8_1xb64_30e_digits.py'
+
+
+def _distill(method: str) -> str:
+    return f'{method}_cifarresnet20_cifarresnet8_1xb64_30e_digits.py'
+
+
+# name -> (config file, label in the table and plots)
+METHODS = OrderedDict([
+    ('student', (STUDENT_CONFIG, 'Student alone')),
+    ('kd', (_distill('kd'), 'KD (T=4)')),
+    ('dkd', (_distill('dkd'), 'DKD')),
+    ('energykd', (_distill('energykd'), 'Energy KD, paper dir. (6/4/2)')),
+    ('energykd_release', (_distill('energykd-release'),
+                          'Energy KD, release dir. (2/4/6)')),
+    ('energydkd', (_distill('energydkd'), 'Energy DKD (6/4/2)')),
+    ('kd_heda', (_distill('kd-heda'), 'KD + HE-DA')),
+    ('energykd_heda', (_distill('energykd-heda'), 'Energy KD + HE-DA')),
+    ('kd_random_mix', (_distill('kd-randommix'),
+                       'KD + CutMix on a random subset (control)')),
+])
+
+# The default run follows the configs (train_cfg.max_epochs of the student's
+# and the teacher's config); --quick shortens it to these:
+QUICK_EPOCHS = 12
+QUICK_TEACHER_EPOCHS = 15
+#: Seeds per method of the default run (--quick: 1).
+DEFAULT_SEEDS = 10
+#: Head / tail ratio of the long-tailed training split (--long-tailed): the
+#: tail digit keeps 4 training images, the head 87.
+DEFAULT_IMBALANCE = 20.0
+GROUP_NAMES = ('low', 'mid', 'high')
+CLASS_GROUP_NAMES = ('head', 'medium', 'tail')
+SMOKE_NOTE = ('SMOKE TEST (--quick): one seed, shortened schedules; these '
+              'numbers check that everything runs and say nothing about the '
+              'methods')
+# Relative cost of a run (HE-DA adds a forward / backward on the mixed half
+# of each batch), used to schedule the runs.
+COST = dict(
+    student=1,
+    kd=2,
+    dkd=2,
+    energykd=2,
+    energykd_release=2,
+    energydkd=2,
+    kd_heda=3,
+    energykd_heda=3,
+    kd_random_mix=3)
+
+
+def config_epochs(config: str) -> int:
+    """``train_cfg.max_epochs`` of a config in configs/digits."""
+    return int(
+        Config.fromfile(osp.join(CONFIG_DIR, config)).train_cfg.max_epochs)
+
+
+def energy_settings() -> dict:
+    """The energy temperature and group ratios of the Energy KD configs
+    (shared by every Energy KD config) and HE-DA's ratio."""
+    base = Config.fromfile(osp.join(CONFIG_DIR, METHODS['energykd'][0]))
+    loss_cfg = base.model.distill_losses.loss_energykd
+    heda = Config.fromfile(osp.join(CONFIG_DIR, METHODS['energykd_heda'][0]))
+    return dict(
+        temperature=float(loss_cfg.energy_temperature),
+        low_ratio=float(loss_cfg.low_ratio),
+        high_ratio=float(loss_cfg.high_ratio),
+        heda_ratio=float(heda.custom_hooks[1].high_ratio))
+
+
+def _add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        '--seeds',
+        type=int,
+        default=None,
+        help=f'number of seeds per method (default {DEFAULT_SEEDS}; 1 with '
+        '--quick)')
+    parser.add_argument(
+        '--quick',
+        action='store_true',
+        help=f'one seed, {QUICK_EPOCHS} student / {QUICK_TEACHER_EPOCHS} '
+        'teacher epochs (a few minutes)')
+    parser.add_argument(
+        '--long-tailed',
+        action='store_true',
+        help='Digits-LT: train teacher and students on a long-tailed '
+        'training split (exponential profile as CIFAR-100-LT; the held-out '
+        'split stays balanced); adds accuracy by class group (head / medium '
+        '/ tail)')
+    parser.add_argument(
+        '--imbalance-ratio',
+        type=float,
+        default=DEFAULT_IMBALANCE,
+        help='head / tail class size of --long-tailed (default '
+        f'{DEFAULT_IMBALANCE:g}: 87 down to 4 images per class)')
+    parser.add_argument(
+        '--no-bank',
+        action='store_true',
+        help='run the live teacher in every step (the plain pipeline) '
+        'instead of reading its logits from a teacher bank built once')
+    parser.add_argument(
+        '--work-dir',
+        default=None,
+        help='where runs, results.json and the plots go (default '
+        'work_dirs/digits_benchmark, or work_dirs/digits_benchmark_lt with '
+        '--long-tailed)')
+    parser.add_argument(
+        '--methods',
+        default=','.join(METHODS),
+        help='comma-separated subset of: ' + ', '.join(METHODS))
+    parser.add_argument(
+        '--epochs',
+        type=int,
+        default=None,
+        help=f'student epochs (default: configs/digits/{STUDENT_CONFIG}, '
+        f'quick '
+        f'{QUICK_EPOCHS})')
+    parser.add_argument(
+        '--teacher-epochs',
+        type=int,
+        default=None,
+        help=f'teacher epochs (default: configs/digits/{TEACHER_CONFIG}, '
+        'quick '
+        f'{QUICK_TEACHER_EPOCHS})')
+    parser.add_argument(
+        '--teacher-ckpt',
+        default=None,
+        help='use this trained teacher checkpoint instead of training one')
+    parser.add_argument(
+        '--first-seed',
+        type=int,
+        default=0,
+        help='seeds are first-seed, first-seed + 1, ... (default 0)')
+    parser.add_argument(
+        '--workers',
+        type=int,
+        default=min(2,
+                    os.cpu_count() or 1),
+        help='runs trained at the same time, each in its own process '
+        '(default: 2, or 1 on a 1-core machine)')
+    parser.add_argument(
+        '--threads',
+        type=int,
+        default=1,
+        help='torch threads per process (default 1: these networks are too '
+        'small to gain from more, and several threads per process slow '
+        'down badly when the cores are busy)')
+    parser.add_argument(
+        '--verbose', action='store_true', help="show MMEngine's own INFO logs")
+
+
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    """The command line of ``tools/benchmark_digits.py``."""
+    parser = argparse.ArgumentParser(
+        description='Teacher once, then every method x seeds on sklearn '
+        'digits; prints a markdown table, writes results.json and plots.')
+    _add_arguments(parser)
+    args = parser.parse_args(argv)
+    if args.seeds is None:
+        args.seeds = 1 if args.quick else DEFAULT_SEEDS
+    if args.work_dir is None:
+        args.work_dir = 'work_dirs/digits_benchmark' + (
+            '_lt' if args.long_tailed else '')
+    if args.imbalance_ratio < 1:
+        parser.error('--imbalance-ratio must be >= 1 (head / tail class '
+                     'size)')
+    if args.epochs is None:
+        args.epochs = QUICK_EPOCHS if args.quick \
+            else config_epochs(STUDENT_CONFIG)
+    if args.teacher_epochs is None:
+        args.teacher_epochs = QUICK_TEACHER_EPOCHS if args.quick \
+            else config_epochs(TEACHER_CONFIG)
+    methods = [m.strip() for m in args.methods.split(',') if m.strip()]
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown or not methods:
+        parser.error(f'unknown methods {unknown}; choose from '
+                     f'{list(METHODS)}')
+    args.methods = methods
+    if min(args.seeds, args.epochs, args.teacher_epochs, args.workers,
+           args.threads) < 1:
+        parser.error('--seeds, --epochs, --teacher-epochs, --workers and '
+                     '--threads must be >= 1')
+    return args
+
+
+def imbalance(args: argparse.Namespace) -> Optional[float]:
+    """The long-tailed split's imbalance ratio, or None (balanced)."""
+    return args.imbalance_ratio if args.long_tailed else None
+
+
+def log(msg: str) -> None:
+    """Print a progress line at once."""
+    print(msg, flush=True)
+
+
+def cpu_model() -> str:
+    """The processor's name from /proc/cpuinfo, else platform's."""
+    try:
+        with open('/proc/cpuinfo') as f:
+            for line in f:
+                if line.startswith('model name'):
+                    return line.split(':', 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def import_package() -> None:
+    """Import mmenergykd (registers the dataset, models and hooks) and
+    scikit-learn, without their import-time warnings (mmcv-lite's missing
+    compiled ops; numpy's notes on flushed denormals)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        import sklearn.model_selection  # noqa: F401
+
+        import mmenergykd  # noqa: F401
+        np.finfo(np.float32), np.finfo(np.float64)
