@@ -224,6 +224,9 @@ def tiny_runner_cfg(work_dir: str,
         return dict(
             batch_size=batch_size,
             num_workers=0,
+            # MMPretrain's tools/train.py (and ours) default it to True,
+            # which PyTorch refuses without workers.
+            persistent_workers=False,
             dataset=dict(
                 type='ImageNet',
                 data_root=data_root,

@@ -2,13 +2,14 @@
 """Write the student of a distiller checkpoint as a plain MMPretrain one.
 
 Usage: python tools/export_student.py CONFIG CHECKPOINT OUT
+
+Writes OUT (the student's weights) and OUT_config.py, a plain MMPretrain
+config (with ``custom_imports`` when the student uses mmenergykd's
+backbones or datasets): ``mmpretrain.get_model(OUT_config.py,
+pretrained=OUT)`` and ``ImageClassificationInferencer`` load them in a
+process that never imports mmenergykd itself.
 """
 import argparse
-import os.path as _osp
-import sys
-
-# Run from a checkout: use this repository's mmenergykd, not a stale copy.
-sys.path.insert(0, _osp.dirname(_osp.dirname(_osp.abspath(__file__))))
 
 from mmenergykd.apis import export_student, student_config_path
 

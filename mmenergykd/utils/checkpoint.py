@@ -286,10 +286,9 @@ def register_safe_checkpoint_loaders() -> None:
     # MMEngine logs "Loads checkpoint by {name[10:]} backend": the loaders
     # carry the names of the MMEngine loaders they replace, so the log line
     # reads as MMEngine's own ("local backend", "http backend").
-    loaders: List[tuple] = [
-        ('', load_local_checkpoint, 'load_from_local'),
-        (('http://', 'https://'), load_from_http_safely, 'load_from_http')
-    ]
+    loaders: List[tuple] = [('', load_local_checkpoint, 'load_from_local'),
+                            (('http://', 'https://'), load_from_http_safely,
+                             'load_from_http')]
     for prefixes, loader, name in loaders:
         CheckpointLoader.register_scheme(
             prefixes=prefixes,

@@ -52,6 +52,12 @@ def reliability_cfg(work_dir: str,
     if mixup:
         cfg.data_preprocessor.batch_augments = dict(
             augments=[dict(type='Mixup', alpha=0.2)])
+    # Declared, as mmenergykd's configs do (no launcher injects them).
+    cfg.train_cfg = dict(
+        type='ResumableEpochBasedTrainLoop',
+        max_epochs=max_epochs,
+        val_interval=1)
+    cfg.default_hooks.checkpoint.type = 'AtomicCheckpointHook'
     cfg.train_dataloader.num_workers = num_workers
     cfg.train_dataloader.persistent_workers = False
     cfg.log_processor = dict(window_size=1)

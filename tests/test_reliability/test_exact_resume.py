@@ -24,7 +24,7 @@ LOGGED = ('train/loss', 'train/loss_cls', 'train/loss_energykd',
           'train/loss_heda', 'train/heda_num', 'train/energy_low',
           'train/energy_high', 'train/lr', 'val/accuracy/top1',
           'train/heda_epoch_share')
-EVERY_ITER = dict(type='CheckpointHook', interval=1, by_epoch=False)
+EVERY_ITER = dict(type='AtomicCheckpointHook', interval=1, by_epoch=False)
 
 
 @pytest.fixture(scope='module')

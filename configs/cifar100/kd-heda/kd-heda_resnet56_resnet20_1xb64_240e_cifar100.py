@@ -3,8 +3,14 @@
 # 0.9), resnet56 -> resnet20, 240 epochs.
 # Teacher weights: the CRD / mdistiller cifar_teachers converted with
 # tools/convert_mdistiller_ckpt.py (see README, "CIFAR-100").
-_base_ = ['../_base_/cifar100_bs64.py', '../_base_/schedule_240e.py']
+_base_ = [
+    '../../_base_/datasets/cifar100_bs64.py',
+    '../../_base_/schedules/cifar100_bs64_240e.py'
+]
 
+# Recipe: mdistiller (megvii-research/mdistiller) configs/cifar100/kd.yaml (T
+# 4, CE 0.1, KD 0.9, 240 epochs) with lr 0.05 (0.01 for ShuffleNet / MobileNet
+# students, as mdistiller's DKD configs and the release).
 model = dict(
     type='EnergyKDDistiller',
     student='mmenergykd::_base_/models/cifar100/resnet20.py',
@@ -14,6 +20,7 @@ model = dict(
     distill_losses=dict(
         loss_kd=dict(type='KDLoss', temperature=4.0, loss_weight=0.9)))
 
+# HE-DA high ratio 0.4: the release's energy_aug config.
 custom_hooks = [
     dict(
         type='HighEnergyAugmentHook',

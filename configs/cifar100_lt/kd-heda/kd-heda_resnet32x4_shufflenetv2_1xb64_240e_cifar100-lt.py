@@ -4,7 +4,7 @@
 # Teacher weights: the CRD / mdistiller cifar_teachers converted with
 # tools/convert_mdistiller_ckpt.py (see README, "CIFAR-100").
 _base_ = [
-    '../../cifar100/kd-heda/kd-heda_resnet32x4_shufflenetv2_1xb64_240e_cifar100.py'
+    '../../cifar100/kd-heda/kd-heda_resnet32x4_shufflenetv2_1xb64_240e_cifar100.py'  # noqa: E501
 ]
 
 # CIFAR-100-LT: the training split cut to an exponential long-tailed
