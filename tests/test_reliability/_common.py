@@ -7,12 +7,16 @@ import subprocess
 import sys
 from typing import List, Optional
 
+import mmpretrain
 import torch
 from mmengine.config import Config
 
 from tests.helpers import REPO, tiny_runner_cfg
 
 TRAIN_PY = osp.join(REPO, 'tools', 'train.py')
+#: MMPretrain's own tools/train.py, as MMPretrain installs it.
+MMPRETRAIN_TRAIN_PY = osp.join(
+    osp.dirname(mmpretrain.__file__), '.mim', 'tools', 'train.py')
 DIST_TRAIN_SH = osp.join(REPO, 'tools', 'dist_train.sh')
 PROBES = 'tests.test_reliability.probe_hooks'
 
@@ -77,10 +81,12 @@ def subprocess_env() -> dict:
 
 
 def run_train(args: List[str],
-              timeout: int = 300) -> subprocess.CompletedProcess:
-    """``python tools/train.py ARGS`` in a subprocess."""
+              timeout: int = 300,
+              script: str = TRAIN_PY) -> subprocess.CompletedProcess:
+    """``python tools/train.py ARGS`` in a subprocess (or another
+    ``script``, e.g. :data:`MMPRETRAIN_TRAIN_PY`)."""
     return subprocess.run(
-        [sys.executable, TRAIN_PY] + list(args),
+        [sys.executable, script] + list(args),
         cwd=REPO,
         env=subprocess_env(),
         timeout=timeout,

@@ -17,8 +17,8 @@ import torch
 
 from mmenergykd.engine import find_resumable_checkpoint
 from tests.helpers import make_imagenet_folder, save_tiny_teacher
-from ._common import (load, reliability_cfg, run_train, scalar_history,
-                      train_main, write_cfg)
+from ._common import (MMPRETRAIN_TRAIN_PY, load, reliability_cfg, run_train,
+                      scalar_history, train_main, write_cfg)
 
 LOGGED = ('train/loss', 'train/loss_cls', 'train/loss_energykd',
           'train/loss_heda', 'train/heda_num', 'train/energy_low',
@@ -48,8 +48,8 @@ def make_cfg(env, name, checkpoint_hook, extra_hooks=(), num_workers=2):
     return write_cfg(cfg, str(root / f'{name}.py'))
 
 
-def train_ok(args):
-    result = run_train(args)
+def train_ok(args, script=None):
+    result = run_train(args, script=script) if script else run_train(args)
     assert result.returncode == 0, result.stdout[-3000:] + \
         result.stderr[-5000:]
     return result
@@ -139,6 +139,29 @@ def test_kill_mid_epoch_resumes_from_last_complete_checkpoint(
         ['iter_4.pth']
     train_ok(
         [make_cfg(env, 'resume_iter', every4), '--work-dir', work, '--resume'])
+    assert_same_run(load(osp.join(work, 'iter_8.pth')), uninterrupted)
+
+
+def test_kill_and_resume_under_mmpretrains_own_launcher(env, uninterrupted):
+    """MMPretrain's tools/train.py, nothing of ours injected: the configs
+    declare the resumable loop and the crash-safe checkpoint hook, so a run
+    killed after iteration 6 and resumed with MMPretrain's ``--resume`` ends
+    bit-identical to the uninterrupted run."""
+    assert osp.isfile(MMPRETRAIN_TRAIN_PY)
+    root = env[0]
+    work = str(root / 'killed_mmpretrain')
+    every4 = dict(EVERY_ITER, interval=4)
+    killed = run_train([
+        make_cfg(env, 'kill_mmpretrain', every4,
+                 [dict(type='TestSigkillHook', at_iter=6)]), '--work-dir', work
+    ],
+                       script=MMPRETRAIN_TRAIN_PY)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-3000:]
+    train_ok([
+        make_cfg(env, 'resume_mmpretrain', every4), '--work-dir', work,
+        '--resume'
+    ],
+             script=MMPRETRAIN_TRAIN_PY)
     assert_same_run(load(osp.join(work, 'iter_8.pth')), uninterrupted)
 
 

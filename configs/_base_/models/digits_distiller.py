@@ -17,6 +17,12 @@ model = dict(
     student={{_base_.student_model}},
     teacher={{_base_.teacher_model}},
     teacher_ckpt=teacher_ckpt,
+    teacher_ckpt_hint=(
+        'The digits teacher is made by `python tools/benchmark_digits.py` '
+        '(its teacher phase writes work_dirs/digits_benchmark/teacher/'
+        'teacher.pth in the repository); or point '
+        'MMENERGYKD_DIGITS_TEACHER (or --cfg-options model.teacher_ckpt=...) '
+        'at a trained teacher.'),
     student_loss_weight=1.0,
     # The teacher's forward is a third of a step here: inference mode skips
     # autograd's bookkeeping for it (same values as no_grad).

@@ -106,6 +106,9 @@ class EnergyKDDistiller(CheckpointGuardMixin, TeacherSourceMixin,
             up per (sample, recorded view) instead of computed (HE-DA's
             mixed images and MLKD's strong views stay live). Needs
             ``dict(type='TeacherBankHook')`` in ``custom_hooks``.
+        teacher_ckpt_hint (str, optional): How to make the teacher
+            checkpoint (e.g. the command that trains it), added to the error
+            when ``teacher_ckpt`` does not exist.
         init_cfg (dict, optional): Initialisation config.
 
     Example:
@@ -134,6 +137,7 @@ class EnergyKDDistiller(CheckpointGuardMixin, TeacherSourceMixin,
                  compile_teacher: Union[bool, dict] = False,
                  allow_random_teacher: bool = False,
                  teacher_bank: Optional[str] = None,
+                 teacher_ckpt_hint: Optional[str] = None,
                  init_cfg: Optional[dict] = None):
         super().__init__(
             data_preprocessor=preprocessor_cfg(student, data_preprocessor),
@@ -144,14 +148,19 @@ class EnergyKDDistiller(CheckpointGuardMixin, TeacherSourceMixin,
         check_num_classes(self.student, teacher_model)
         check_preprocessor_classes(self.data_preprocessor, self.student)
         # Kept outside the module tree: see the class docstring.
-        self.__dict__['frozen_teacher'] = FrozenTeacher.from_model(
-            teacher_model,
-            teacher_ckpt,
-            allow_random=allow_random_teacher,
-            channels_last=channels_last,
-            inference_mode=teacher_inference_mode,
-            compile=compile_teacher,
-            check_finite=check_finite_teacher)
+        try:
+            self.__dict__['frozen_teacher'] = FrozenTeacher.from_model(
+                teacher_model,
+                teacher_ckpt,
+                allow_random=allow_random_teacher,
+                channels_last=channels_last,
+                inference_mode=teacher_inference_mode,
+                compile=compile_teacher,
+                check_finite=check_finite_teacher)
+        except FileNotFoundError as err:
+            if teacher_ckpt_hint:
+                raise FileNotFoundError(f'{err} {teacher_ckpt_hint}') from err
+            raise
         self.teacher_ckpt = self.frozen_teacher.checkpoint
         # Teacher / student fingerprints, stored in checkpoints and compared
         # on load (see CheckpointGuardMixin).
