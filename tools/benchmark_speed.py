@@ -6,9 +6,11 @@ plus the teacher's forward pass (the limit). This measures, in one process
 on a synthetic batch at the config's crop size, with warm-up and medians:
 the student step alone, the teacher forward alone, full training steps of
 KD, Energy KD and Energy KD + HE-DA (a high_ratio sweep), the calibration
-pass against plain teacher inference, and (one fresh subprocess per
-variant) the peak memory of each. It prints a table, the ratios and the
-targets, and optionally writes everything as JSON.
+pass against plain teacher inference, the Energy KD step with a teacher
+bank and the bank's build cost (issue 14; ``--no-bank`` skips them), and
+(one fresh subprocess per variant) the peak memory of each. It prints a
+table, the ratios and the targets, and optionally writes everything as
+JSON.
 
 Usage::
 

@@ -43,8 +43,7 @@ def test_thresholds_follow_the_sorted_index_rule_without_a_runner():
     with torch.no_grad():
         data = model.data_preprocessor(
             pseudo_collate([loader.dataset[i] for i in range(8)]), False)
-        logits = model.teacher.head(model.teacher.extract_feat(
-            data['inputs']))
+        logits = model.teacher.head(model.teacher.extract_feat(data['inputs']))
     energies = sorted((-4.0 * torch.logsumexp(logits / 4.0, 1)).tolist())
     low, high = summary['thresholds']['loss_energykd']
     assert low == torch.tensor(energies[int(8 * 0.2)]).item()

@@ -24,6 +24,16 @@ crop size, this measures with warm-up and medians:
 - the calibration pass (``mmenergykd.engine.calibration.calibrate_energy``
   on an in-memory dataloader) against plain teacher inference on the same
   loader, in images/s;
+- the teacher bank (issue 14; ``bank``): ``energykd_bank``, the config's
+  Energy KD step with the teacher's logits looked up in a bank of the
+  config's kind (``model.attach_teacher_bank``, data samples with
+  ``sample_idx`` / ``teacher_view``), and ``bank_build``, one chunk of a
+  bank being written (teacher forwards, encoding, write); timed in their
+  own round-robin with ``student``, ``teacher``, ``kd`` and ``energykd``,
+  each step after an untimed one of the same variant (``bank_timings``),
+  giving the step with the bank over the student step and the live steps,
+  the bank's build time in teacher-forward epochs and the break-even
+  number of student runs per bank;
 
 and, each in a fresh subprocess, the peak memory of each variant (CUDA: the
 maximum allocated memory; CPU: the process's peak RSS minus its RSS before
@@ -35,7 +45,8 @@ rotating), so a slow drift of the machine affects all of them alike.
 - ``settings``: the settings, the targets, what is taken from the config;
 - ``builders``: the distiller, the student or teacher alone, data, AMP;
 - ``steps``: the timed operations; ``timing``: clocks and statistics;
-- ``measure``: the main run; ``memory``: the memory probes;
+- ``measure``: the main run; ``memory``: the memory probes; ``bank``: the
+  teacher-bank variant;
 - ``ratios`` and ``report``: the ratios, targets and the printed report;
 - ``cli``: the command line.
 """

@@ -263,3 +263,28 @@ def make_bank_bench(setup: dict, settings: BenchSettings,
     log(f"teacher bank: {info['kind']}, {info['num_views']} views per "
         'image')
     return BankBench(info, settings, teacher_logits, energy_temperature)
+
+
+def bank_variants(bench, variants: Dict[str, tuple]) -> OrderedDict:
+    """The teacher-bank comparison of a ``SpeedBenchmark``: its student
+    step, teacher forward, live KD and Energy KD steps (from ``variants``),
+    the Energy KD step with the bank and the timed bank build."""
+    from .builders import unchecked
+    from .steps import distill_step, teacher_forward
+    model, wrapper, bank = bench.model, bench.optim_wrapper, bench.bank
+    teacher = unchecked(model.frozen_teacher)
+    out = OrderedDict(
+        (n, variants[n]) for n in ('student', 'teacher', 'kd', 'energykd'))
+
+    def prepare():
+        bench._use(bench.energy_losses)()
+        bank.attach(model)
+
+    out['energykd_bank'] = (
+        prepare, lambda: distill_step(model, bench.bank_data, wrapper),
+        bench.batch_size)
+    out['bank_build'] = (bench._nothing,
+                         bank.build_run(lambda: teacher_forward(
+                             teacher, bench.inputs, bench.amp)),
+                         bench.batch_size * bank.build_views)
+    return out

@@ -5,11 +5,11 @@ import os
 import time
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable, Dict, List, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 import torch
 
-from .bank import make_bank_bench
+from .bank import bank_variants, make_bank_bench
 from .builders import (amp_factory, build_distiller, build_optim_wrapper,
                        make_batch, make_loader, quiet_logs, synthetic_images,
                        unchecked, variant_losses)
@@ -177,23 +177,9 @@ class SpeedBenchmark:
                     self._nothing,
                     lambda k=k: teacher_forward(teacher, inputs[:k], amp), k)
 
-    def _bank_variants(self, variants: Dict[str, Variant], teacher) -> None:
-        """The step with the teacher bank and the timed bank build."""
-        if self.bank is None:
-            return
-        model, wrapper, bank = self.model, self.optim_wrapper, self.bank
-
-        def prepare():
-            self._use(self.energy_losses)()
-            bank.attach(model)
-
-        variants['energykd_bank'] = (
-            prepare, lambda: distill_step(model, self.bank_data, wrapper),
-            self.batch_size)
-        variants['bank_build'] = (self._nothing,
-                                  bank.build_run(lambda: teacher_forward(
-                                      teacher, self.inputs, self.amp)),
-                                  self.batch_size * bank.build_views)
+    def bank_variants(self, variants: Dict[str, Variant]) -> OrderedDict:
+        """The teacher-bank comparison (:func:`.bank.bank_variants`)."""
+        return bank_variants(self, variants)
 
     def variants(self) -> Dict[str, Variant]:
         """Every timed variant, in report order."""
@@ -217,7 +203,6 @@ class SpeedBenchmark:
                                                      module),
                                            self._heda_step(ratio), batch)
         self._sub_batch_variants(variants, teacher)
-        self._bank_variants(variants, teacher)
         self.reps = max(1, int(self.settings.loss_reps))
         variants['kd_loss'] = (self._use(self.plain_losses), self._loss_loop,
                                batch)
@@ -226,9 +211,14 @@ class SpeedBenchmark:
         return variants
 
     # ------------------------------------------------------------------
-    def time_variants(self, variants: Dict[str, Variant]) -> OrderedDict:
+    def time_variants(self,
+                      variants: Dict[str, Variant],
+                      repeat: bool = False) -> OrderedDict:
         """Round-robin timing: one step of each variant per round, the
         order rotating, so a slow drift of the machine affects all alike.
+        With ``repeat`` each timed step follows an untimed one of the same
+        variant (as in training, where a step follows its like; the first
+        step after another variant can pay for the other's memory layout).
         """
         names = list(variants)
         times: Dict[str, List[float]] = {name: [] for name in names}
@@ -239,8 +229,9 @@ class SpeedBenchmark:
             started = time.perf_counter()
             for name in names[offset:] + names[:offset]:
                 prepare, run, _ = variants[name]
-                prepare()
-                elapsed = self.clock.time(run)
+                for _ in range(2 if repeat else 1):
+                    prepare()
+                    elapsed = self.clock.time(run)
                 if round_idx >= warmup:
                     times[name].append(elapsed)
             self.model.zero_grad(set_to_none=True)
@@ -334,8 +325,11 @@ class SpeedBenchmark:
             amp=self.settings.amp and self.settings.amp_dtype,
             cudnn_benchmark=bool(self.setup['cudnn_benchmark']))
 
-    def report(self, calibration: dict, timings: dict,
-               memory: dict) -> OrderedDict:
+    def report(self,
+               calibration: dict,
+               timings: dict,
+               memory: dict,
+               bank_timings: Optional[dict] = None) -> OrderedDict:
         """The report dict (see the package doc)."""
         settings, setup = self.settings, self.setup
         report = OrderedDict(
@@ -368,11 +362,12 @@ class SpeedBenchmark:
             memory=memory)
         report['teacher_bank'] = bank = self.bank and self.bank.describe(
             setup['max_epochs'])
+        report['bank_timings'] = bank_timings
         for suffix, stat in (('', 'median_s'), ('_of_min', 'min_s')):
             report[f'ratios{suffix}'], report[f'targets{suffix}'] = \
                 compute_ratios(timings, memory, settings.heda_ratios,
                                self.heda_counts, self.batch_size, stat=stat,
-                               bank=bank)
+                               bank=bank, bank_timings=bank_timings)
         return report
 
 
@@ -384,11 +379,17 @@ def run_benchmark(settings: BenchSettings) -> dict:
     bench.fixed_inputs()
     bench.build_heda()
     bench.build_bank()
+    variants, bank_timings = bench.variants(), None
     try:
-        timings = bench.time_variants(bench.variants())
+        timings = bench.time_variants(variants)
+        if bench.bank is not None:
+            log('teacher bank comparison (each step after an untimed one of '
+                'the same variant)...')
+            bank_timings = bench.time_variants(
+                bench.bank_variants(variants), repeat=True)
     finally:
         if bench.bank is not None:
             bench.bank.detach(bench.model)
             bench.bank.close()
     timings.update(bench.time_calibration())
-    return bench.report(calibration, timings, bench.memory())
+    return bench.report(calibration, timings, bench.memory(), bank_timings)

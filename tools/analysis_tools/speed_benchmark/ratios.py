@@ -12,13 +12,15 @@ def compute_ratios(timings: dict,
                    heda_counts: dict,
                    batch_size: int,
                    stat: str = 'median_s',
-                   bank: Optional[dict] = None) -> Tuple[dict, dict]:
+                   bank: Optional[dict] = None,
+                   bank_timings: Optional[dict] = None) -> Tuple[dict, dict]:
     """Ratios of the report and the targets they are held against.
 
     ``stat`` picks the statistic of the step times: ``'median_s'`` (the
     reported one) or ``'min_s'`` (the least disturbed step, printed for
     reference on a shared machine). ``bank`` (the report's
-    ``teacher_bank``) adds the teacher-bank ratios (:func:`bank_ratios`).
+    ``teacher_bank``) adds the teacher-bank ratios (:func:`bank_ratios`)
+    from ``bank_timings`` (the report's, default ``timings``).
     """
 
     def med(name):
@@ -55,8 +57,9 @@ def compute_ratios(timings: dict,
     ratios['calibration_over_teacher_eval'] = med('teacher_eval') / med(
         'calibration')  # same images per pass: throughput ratio
     if bank is not None:
-        ratios['bank_over_student'] = med('energykd_bank') / med('student')
-        ratios['bank'] = bank_ratios(timings, bank, batch_size, stat)
+        ratios['bank'] = bank_ratios(bank_timings or timings, bank, batch_size,
+                                     stat)
+        ratios['bank_over_student'] = ratios['bank']['over_student']
     if memory:
         mem_limit = memory['student']['peak_bytes'] + memory['teacher'][
             'peak_bytes']

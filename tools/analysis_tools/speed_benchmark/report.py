@@ -64,10 +64,10 @@ def _row_label(report: dict, name: str) -> str:
     return label
 
 
-def _table(report: dict) -> List[str]:
+def _table(report: dict, key: str = 'timings') -> List[str]:
     """The timing table (with peak memory when measured)."""
     rows: List[Tuple[str, ...]] = []
-    for name, stats in report['timings'].items():
+    for name, stats in report[key].items():
         mem = report['memory'].get(name)
         rows.append(
             (name, _row_label(report, name),
@@ -144,6 +144,9 @@ def _bank_ratios(report: dict) -> List[str]:
                            if info['kind'] == 'sampled' else '')
     diff = max(info['loss_max_abs_diff_vs_live'].values(), default=0.0)
     return [
+        '', 'Teacher bank comparison (each step timed after an untimed one of '
+        'the same variant, order rotating):'
+    ] + _table(report, 'bank_timings')[1:] + [
         f"Teacher bank ({kind}; {info['num_views']} views per image, "
         f"{info['dtype']}): step = lookup + student step + loss",
         f"  {label} step with bank / student step alone = "
