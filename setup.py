@@ -52,9 +52,9 @@ def add_mim_extension(mim_dir: str, symlink: bool = False) -> None:
     """Copy (or link) configs, tools and the model index into ``mim_dir``.
 
     Args:
-        mim_dir (str): The ``mmenergykd/.mim`` folder to fill: in the build
-            folder for a wheel (the source tree is left alone), in the
-            source tree for an editable install.
+        mim_dir (str): The ``mmenergykd/.mim`` folder to fill: the source
+            tree's (links, every install) and the build folder's (copies,
+            for a wheel).
         symlink (bool): Link instead of copying (editable installs, as
             MMPretrain's setup.py does in develop mode).
     """
@@ -104,9 +104,10 @@ class BuildPyWithMim(build_py):
 
     def run(self):
         editable = getattr(self, 'editable_mode', False)
-        if editable:
-            add_mim_extension(
-                osp.join(HERE, 'mmenergykd', '.mim'), symlink=True)
+        # The source tree's .mim too (links), as MMPretrain fills its own:
+        # a process started in a checkout imports mmenergykd from the source
+        # tree, and mim looks for model-index.yml next to that package.
+        add_mim_extension(osp.join(HERE, 'mmenergykd', '.mim'), symlink=True)
         super().run()
         if not editable:
             add_mim_extension(osp.join(self.build_lib, 'mmenergykd', '.mim'))
