@@ -8,7 +8,7 @@ from mmpretrain.datasets import BaseDataset
 
 from mmenergykd.registry import DATASETS
 
-__all__ = ['SklearnDigits', 'digits_split_indices']
+__all__ = ['SklearnDigits', 'digits_split_indices', 'long_tailed_counts']
 
 DIGITS_CLASSES = tuple(str(i) for i in range(10))
 # Pixel statistics of the whole set after scaling 0..16 to 0..255 (the same
@@ -62,6 +62,49 @@ def digits_split_indices(split: str,
     return np.sort(train_idx if split == 'train' else val_idx)
 
 
+def long_tailed_counts(class_counts: Sequence[int],
+                       imbalance_ratio: float) -> List[int]:
+    """Images kept per class by the exponential long-tailed profile.
+
+    As CIFAR-100-LT (Cao et al., LDAM): class ``c`` of ``C`` keeps
+    ``int(n_max * imbalance_ratio ** (-c / (C - 1)))`` images, ``n_max``
+    the smallest class count (so every class can give that many), class 0
+    the head and class ``C - 1`` the tail (``n_max / imbalance_ratio``).
+
+    Args:
+        class_counts (Sequence[int]): Images per class in the balanced split.
+        imbalance_ratio (float): Head count / tail count, >= 1.
+
+    Returns:
+        list[int]: Images kept per class (at least 1).
+    """
+    if not isinstance(imbalance_ratio, (int, float)) or imbalance_ratio < 1:
+        raise ValueError('`imbalance_ratio` must be a number >= 1 (head / '
+                         f'tail class size), got {imbalance_ratio!r}.')
+    n_max = int(min(class_counts))
+    num = len(class_counts)
+    return [
+        max(1, int(n_max * float(imbalance_ratio)**(-c / max(1, num - 1))))
+        for c in range(num)
+    ]
+
+
+def _long_tailed_subset(indices: np.ndarray, target: np.ndarray,
+                        imbalance_ratio: float, seed: int) -> np.ndarray:
+    """The long-tailed subset of the split ``indices`` (sorted): per class,
+    ``long_tailed_counts`` images drawn at random (``seed``)."""
+    labels = target[indices]
+    classes = np.unique(target)
+    counts = long_tailed_counts([int((labels == c).sum()) for c in classes],
+                                imbalance_ratio)
+    rng = np.random.RandomState(seed)
+    keep = []
+    for c, n in zip(classes, counts):
+        members = indices[labels == c]
+        keep.append(members[rng.permutation(len(members))[:n]])
+    return np.sort(np.concatenate(keep))
+
+
 @DATASETS.register_module()
 class SklearnDigits(BaseDataset):
     """scikit-learn's handwritten digits (UCI optdigits test set).
@@ -81,6 +124,14 @@ class SklearnDigits(BaseDataset):
     the whole set (every class within one image of half its count). There is
     no separate test split; use ``'val'`` for both.
 
+    **Long-tailed training split.** ``imbalance_ratio=r`` (``split='train'``
+    only) keeps, per class, a random subset (seeded by ``split_seed``) of
+    the balanced training split with the exponential profile of CIFAR-100-LT:
+    class ``c`` keeps ``int(n_max * r ** (-c / 9))`` images (digit 0 the
+    head, digit 9 the tail; see :func:`long_tailed_counts`). With the
+    defaults and ``r = 20``: 87, 62, 44, 32, 22, 16, 11, 8, 6 and 4 images,
+    292 in all. The held-out split stays balanced.
+
     **Upscaling.** ``scale_factor`` (an int, default 1) enlarges the images
     once when the dataset is loaded (``cv2`` resize, ``interpolation``
     ``'bilinear'`` by default or ``'nearest'``), so 8x8 becomes
@@ -94,6 +145,8 @@ class SklearnDigits(BaseDataset):
         split_seed (int): ``random_state`` of the split. Defaults to 0.
         scale_factor (int): Upscaling factor. Defaults to 1 (8x8).
         interpolation (str): ``'bilinear'`` or ``'nearest'``.
+        imbalance_ratio (float, optional): Long-tailed training split with
+            this head / tail ratio (>= 1). Defaults to None (balanced).
         num_channels (int): 3 (the grey image repeated, for backbones with
             ``in_channels=3``; default) or 1.
         pipeline (Sequence): MMPretrain transforms. Defaults to ().
@@ -116,6 +169,7 @@ class SklearnDigits(BaseDataset):
                  split_seed: int = 0,
                  scale_factor: int = 1,
                  interpolation: str = 'bilinear',
+                 imbalance_ratio: Optional[float] = None,
                  num_channels: int = 3,
                  pipeline: Sequence = (),
                  test_mode: bool = False,
@@ -131,6 +185,12 @@ class SklearnDigits(BaseDataset):
         if interpolation not in ('bilinear', 'nearest'):
             raise ValueError("`interpolation` must be 'bilinear' or "
                              f"'nearest', got {interpolation!r}.")
+        if imbalance_ratio is not None:
+            if split != 'train':
+                raise ValueError(
+                    '`imbalance_ratio` makes the training split long-tailed; '
+                    f"the {split!r} split stays balanced: drop it there.")
+            long_tailed_counts([1], imbalance_ratio)  # checks the value
         if num_channels not in (1, 3):
             raise ValueError(
                 f'`num_channels` must be 1 or 3, got {num_channels!r}.')
@@ -139,6 +199,7 @@ class SklearnDigits(BaseDataset):
         self.split_seed = split_seed
         self.scale_factor = scale_factor
         self.interpolation = interpolation
+        self.imbalance_ratio = imbalance_ratio
         self.num_channels = num_channels
         super().__init__(
             ann_file=ann_file,
@@ -152,6 +213,10 @@ class SklearnDigits(BaseDataset):
         all_images, target = _load_digits()
         indices = digits_split_indices(self.split, self.val_ratio,
                                        self.split_seed)
+        if self.imbalance_ratio is not None:
+            indices = _long_tailed_subset(indices, target,
+                                          self.imbalance_ratio,
+                                          self.split_seed)
         images = np.round(all_images[indices] *
                           (255.0 / 16.0)).clip(0, 255).astype(np.uint8)
         if self.scale_factor > 1:
@@ -180,7 +245,9 @@ class SklearnDigits(BaseDataset):
     def extra_repr(self) -> List[str]:
         return [
             f'Split: \t{self.split} (val_ratio={self.val_ratio}, '
-            f'split_seed={self.split_seed}, stratified)',
+            f'split_seed={self.split_seed}, stratified' +
+            ('' if self.imbalance_ratio is None else
+             f', long-tailed, imbalance {self.imbalance_ratio}') + ')',
             f'Image size: \t{8 * self.scale_factor}x{8 * self.scale_factor}'
             f'x{self.num_channels} uint8',
         ]

@@ -5,12 +5,10 @@ A function of what it needs (the distiller, the training dataloader, the
 seed, the training step's autocast); the policy of when to run it lives in
 :mod:`mmenergykd.engine.calibration_policy`, and the hooks only call that.
 """
-import random
 from collections import defaultdict
 from contextlib import nullcontext
 from typing import Callable, ContextManager, Dict, List, Optional
 
-import numpy as np
 import torch
 from mmengine.dataset import DefaultSampler, InfiniteSampler
 from mmengine.dist import all_gather_object, get_rank, get_world_size
@@ -19,41 +17,12 @@ from torch.utils.data import DataLoader, Dataset
 
 from mmenergykd.models.energy import (energy_score, energy_thresholds,
                                       uncrossed_thresholds)
-from mmenergykd.utils.seeding import PreserveRNGState, seed_everything_for_step
+from mmenergykd.utils.seeding import (PreserveRNGState, only_cpu_generators,
+                                      seed_everything_for_step)
 
 __all__ = ['calibrate_energy', 'teacher_energies']
 
 CALIBRATION_KEY = 0xCA11B  # separates calibration seeds from training's
-
-
-def _only_cpu_generators() -> bool:
-    """Whether torch's CPU generator is the only one ``torch.manual_seed``
-    can seed here (no CUDA, XPU, MTIA, MPS or custom device available)."""
-    for name in ('cuda', 'xpu', 'mtia'):
-        module = getattr(torch, name, None)
-        if module is not None and module.is_available():
-            return False
-    if torch.backends.mps.is_available():
-        return False
-    return not hasattr(torch, torch._C._get_privateuse1_backend_name())
-
-
-def _seed_cpu_generators(seed: int, *key: int) -> None:
-    """:func:`seed_everything_for_step` for a process whose only torch
-    generator is the CPU's: the same Python, NumPy and torch states.
-
-    ``torch.manual_seed`` also queues a lazy seed of every device that is
-    not initialised, formatting a stack trace each time (0.1-2 ms a call,
-    more under load and in deep stacks); once per sample that cost the
-    calibration pass up to a tenth of its time on a CPU. Where no device
-    can ever be initialised, the queued seeds are never used.
-    """
-    entropy = [int(seed) % (1 << 63)] + [int(k) % (1 << 63) for k in key]
-    words = np.random.SeedSequence(entropy).generate_state(4, np.uint32)
-    random.seed(int(words[0]) << 32 | int(words[1]))
-    np.random.seed(words)
-    torch.default_generator.manual_seed(
-        int(words[2]) << 31 | int(words[3]) >> 1)
 
 
 class _SeededSamples(Dataset):
@@ -67,14 +36,14 @@ class _SeededSamples(Dataset):
     def __init__(self, dataset, seed: int) -> None:
         self.dataset = dataset
         self.seed = seed
-        self.seed_fn = _seed_cpu_generators if _only_cpu_generators() \
-            else seed_everything_for_step
+        self.cpu_only = only_cpu_generators()
 
     def __len__(self) -> int:
         return len(self.dataset)
 
     def __getitem__(self, idx: int):
-        self.seed_fn(self.seed, CALIBRATION_KEY, idx)
+        seed_everything_for_step(
+            self.seed, CALIBRATION_KEY, idx, cpu_only=self.cpu_only)
         return self.dataset[idx]
 
 

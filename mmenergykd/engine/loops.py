@@ -23,9 +23,11 @@ from typing import Dict, List, Optional, Tuple, Union
 
 from mmengine.dist import get_rank, get_world_size
 from mmengine.logging import print_log
+from mmengine.model import is_model_wrapper
 from mmengine.runner import EpochBasedTrainLoop
 from torch.utils.data import DataLoader
 
+from mmenergykd.models.distillers.checkpoint_guard import CheckpointGuardMixin
 from mmenergykd.registry import LOOPS
 from mmenergykd.utils.seeding import seed_everything_for_step
 
@@ -138,8 +140,10 @@ class ResumableEpochBasedTrainLoop(EpochBasedTrainLoop):
 
     def run(self):
         """Launch training (first refusing an incompatible checkpoint)."""
-        model = getattr(self.runner.model, 'module', self.runner.model)
-        if hasattr(model, 'check_checkpoint_compatibility'):
+        model = self.runner.model
+        if is_model_wrapper(model):
+            model = model.module
+        if isinstance(model, CheckpointGuardMixin):
             model.check_checkpoint_compatibility()
         hub = self.runner.message_hub
         world = get_world_size()

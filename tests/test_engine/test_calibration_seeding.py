@@ -31,7 +31,7 @@ def test_cpu_fast_path_seeds_like_seed_everything_for_step(key):
     random.seed(1)
     np.random.seed(2)
     torch.manual_seed(3)
-    calibration._seed_cpu_generators(*key)
+    seed_everything_for_step(*key, cpu_only=True)
     _assert_same(_states(), expected)
     assert (random.random(), np.random.rand()) == draws[:2]
     assert torch.equal(torch.rand(3), draws[2])
@@ -40,7 +40,7 @@ def test_cpu_fast_path_seeds_like_seed_everything_for_step(key):
 def test_seeded_samples_choose_the_fast_path_only_without_devices(monkeypatch):
     samples = calibration._SeededSamples(list(range(4)), seed=0)
     if torch.cuda.is_available():
-        assert samples.seed_fn is seed_everything_for_step
+        assert not samples.cpu_only
     monkeypatch.setattr(torch.cuda, 'is_available', lambda: False)
     monkeypatch.setattr(torch.backends.mps, 'is_available', lambda: False)
     for name in ('xpu', 'mtia'):
@@ -48,7 +48,7 @@ def test_seeded_samples_choose_the_fast_path_only_without_devices(monkeypatch):
             monkeypatch.setattr(
                 getattr(torch, name), 'is_available', lambda: False)
     samples = calibration._SeededSamples(list(range(4)), seed=0)
-    assert samples.seed_fn is calibration._seed_cpu_generators
+    assert samples.cpu_only
     assert samples[2] == 2
     after_fast = _states()
     seed_everything_for_step(0, calibration.CALIBRATION_KEY, 2)
@@ -56,4 +56,4 @@ def test_seeded_samples_choose_the_fast_path_only_without_devices(monkeypatch):
     # a machine with a GPU seeds every device, as before
     monkeypatch.setattr(torch.cuda, 'is_available', lambda: True)
     samples = calibration._SeededSamples(list(range(4)), seed=0)
-    assert samples.seed_fn is seed_everything_for_step
+    assert not samples.cpu_only

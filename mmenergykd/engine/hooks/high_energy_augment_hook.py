@@ -127,7 +127,8 @@ class HighEnergyAugmentHook(Hook):
                 model.energy_loss() is None:
             raise ValueError(
                 "HighEnergyAugmentHook(kd_term='energy') needs an "
-                'EnergyKDLoss or EnergyDKDLoss in `model.distill_losses`; set '
+                'EnergyKDLoss, EnergyDKDLoss or EnergyMLKDLoss in '
+                '`model.distill_losses`; set '
                 "`kd_term='kd'` in the HighEnergyAugmentHook of "
                 '`custom_hooks` for KD / DKD runs.')
         if model.high_energy_augment is not None and \

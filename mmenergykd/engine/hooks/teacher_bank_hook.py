@@ -55,11 +55,18 @@ class TeacherBankHook(Hook):
             model.teacher_bank,
             expect=TeacherBank.expect_from_config(
                 runner.cfg, dataset_len=len(dataset)))
-        for consumer in model.energy_consumers().values():
-            bank.check_energy_temperature(consumer.energy_temperature)
         pipeline = runner.cfg.train_dataloader.dataset.get('pipeline', [])
         dataset.pipeline = Compose(
             recording_pipeline(pipeline, **bank.recording_kwargs()))
         model.attach_teacher_bank(bank)
         runner.logger.info(f'Teacher logits from {bank!r}; the training '
                            'pipeline records each sample\'s view.')
+
+    def before_train(self, runner) -> None:
+        # Every energy consumer is attached by now (HE-DA in its hook's
+        # before_run): a sampled bank's exact energy is at one T_E only.
+        model = unwrap_distiller(runner.model)
+        if model.bank is None:
+            return
+        for consumer in model.energy_consumers().values():
+            model.bank.check_energy_temperature(consumer.energy_temperature)

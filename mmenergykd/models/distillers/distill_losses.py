@@ -49,10 +49,11 @@ def _check_inputs(name: str, module: nn.Module) -> None:
             if inputs is None else f'declares `distill_inputs={inputs!r}`')
     raise TypeError(
         f'model.distill_losses.{name}: {type(module).__name__} is not a '
-        f'distillation loss (it {what}). Use KDLoss, DKDLoss, EnergyKDLoss '
-        'or EnergyDKDLoss; a loss of your own needs `distill_inputs = '
-        "('student_logits', 'teacher_logits')` (or with 'gt_labels' last) "
-        "and that forward signature. The student's own label loss is "
+        f'distillation loss (it {what}). Use KDLoss, DKDLoss, EnergyKDLoss, '
+        'EnergyDKDLoss, MLKDLoss or EnergyMLKDLoss; a loss of your own needs '
+        "`distill_inputs = ('student_logits', 'teacher_logits')` (or with "
+        f"'gt_labels' last, or the two-view {TWO_VIEW_INPUTS}) and that "
+        "forward signature. The student's own label loss is "
         '`model.student.head.loss` weighted by `model.student_loss_weight`.')
 
 

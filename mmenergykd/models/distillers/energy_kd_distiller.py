@@ -167,10 +167,7 @@ class EnergyKDDistiller(CheckpointGuardMixin, TeacherSourceMixin,
         self._record_identity()
         self._log_teacher()
         self.student_loss_weight = float(student_loss_weight)
-        self.check_finite_teacher = check_finite_teacher
         self.check_finite_loss = check_finite_loss
-        self.channels_last = channels_last
-        self.teacher_inference_mode = teacher_inference_mode
         if channels_last:
             self.student.to(memory_format=torch.channels_last)
         self.set_distill_losses(distill_losses or {})

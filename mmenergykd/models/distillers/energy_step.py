@@ -101,7 +101,8 @@ class EnergyStepMixin:
         energy_loss = self.energy_loss()
         if energy_loss is None:
             raise ValueError(
-                "HE-DA `kd_term='energy'` needs an EnergyKDLoss or "
-                'EnergyDKDLoss in `model.distill_losses`; use '
+                "HE-DA `kd_term='energy'` needs an EnergyKDLoss, "
+                'EnergyDKDLoss or EnergyMLKDLoss in `model.distill_losses`; '
+                'use '
                 "kd_term='kd' for KD / DKD runs.")
         return energy_loss.sample_temperatures(teacher_logits)

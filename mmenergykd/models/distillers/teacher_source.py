@@ -18,6 +18,26 @@ class TeacherSourceMixin:
     None) and ``check_finite_teacher`` on the class it is mixed into.
     """
 
+    # The teacher's settings live on the FrozenTeacher only (one place).
+    @property
+    def check_finite_teacher(self) -> bool:
+        """Raise on non-finite teacher logits (one device sync a step)."""
+        return self.frozen_teacher.check_finite
+
+    @check_finite_teacher.setter
+    def check_finite_teacher(self, value: bool) -> None:
+        self.frozen_teacher.check_finite = bool(value)
+
+    @property
+    def channels_last(self) -> bool:
+        """Teacher, student and inputs in the channels_last format."""
+        return self.frozen_teacher.channels_last
+
+    @property
+    def teacher_inference_mode(self) -> bool:
+        """The teacher runs under ``torch.inference_mode``."""
+        return self.frozen_teacher.inference_mode
+
     @property
     def teacher(self) -> nn.Module:
         """The frozen teacher classifier (not part of ``state_dict``)."""

@@ -85,13 +85,16 @@ class EnergyConsumer(nn.Module):
         """
         low, high = float(low), float(high)
         if math.isnan(low) or math.isnan(high):
-            raise ValueError(f'Energy thresholds must not be NaN, got '
-                             f'low={low}, high={high}.')
+            raise ValueError(
+                f'Energy thresholds must not be NaN, got low={low}, '
+                f'high={high}. Calibrate them with EnergyCalibrationHook (or '
+                'pass numbers computed from finite teacher energies).')
         if low > high:
             raise ValueError(
                 f'Energy thresholds must satisfy low <= high, got low={low} '
                 f'> high={high}: the low- and high-energy groups would '
-                'overlap. Pass them in order (set_thresholds(low, high)).')
+                'overlap. Pass the lower threshold first: '
+                'set_thresholds(low, high).')
         self.low_threshold.fill_(low)
         self.high_threshold.fill_(high)
         getattr(self, _RECORD).copy_(
@@ -129,6 +132,13 @@ class EnergyConsumer(nn.Module):
         self._calibrated = not bool(
             torch.isnan(self.low_threshold).any()
             or torch.isnan(self.high_threshold).any())
+        if self._calibrated:
+            # Checkpoints of earlier releases may hold crossed thresholds
+            # (ratios adding up to 1): the same split, uncrossed.
+            low, high = uncrossed_thresholds(self.low_threshold,
+                                             self.high_threshold)
+            self.low_threshold.copy_(low)
+            self.high_threshold.copy_(high)
 
     # per batch -------------------------------------------------------------
     def energies(self,
@@ -187,6 +197,12 @@ class EnergyConsumer(nn.Module):
         """
         if energies is None:
             energies = self.energies(teacher_logits)
+        elif energies.shape != teacher_logits.shape[:1]:
+            raise ValueError(
+                f'`energies` must hold one energy per sample, shape '
+                f'{tuple(teacher_logits.shape[:1])}, got '
+                f'{tuple(energies.shape)}: pass the energies of these '
+                'teacher logits (or none, to compute them here).')
         return assign_energy_groups(energies, *self.thresholds(energies))
 
     def extra_repr(self) -> str:

@@ -62,7 +62,10 @@ def energy_thresholds(energies: Tensor, low_ratio: float,
     check_ratio('high_ratio', high_ratio)
     num = energies.numel()
     if num == 0:
-        raise ValueError('Cannot compute energy thresholds from 0 samples.')
+        raise ValueError(
+            'Cannot compute energy thresholds from 0 samples (an empty '
+            'batch or training set). Feed at least one sample; check the '
+            'dataset and `batch_size`.')
     ordered = torch.sort(energies.detach().float().flatten()).values
     low_idx = int(num * low_ratio)
     high_idx = num - int(num * high_ratio) - 1
@@ -96,8 +99,12 @@ def uncrossed_thresholds(tau_low: Tensor,
     The rule gives ``tau_low > tau_high`` only when ``low_ratio +
     high_ratio`` is exactly 1: then ``tau_low`` and ``tau_high`` are
     neighbours in the sorted energies and both sit at their midpoint, which
-    assigns every calibration sample to the same group as before and keeps
-    ``low <= high`` (which :meth:`EnergyConsumer.set_thresholds` requires).
+    assigns the calibration samples to the same groups as the crossed pair
+    (unless the two neighbours are adjacent floats, where the midpoint
+    rounds onto one of them) and keeps ``low <= high`` (which
+    :meth:`EnergyConsumer.set_thresholds` requires). An energy between the
+    two neighbours, low before, now goes to the side of the midpoint it is
+    on.
 
     Args:
         tau_low (Tensor): Scalar low threshold.
