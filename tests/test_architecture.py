@@ -42,8 +42,8 @@ def _imports(module: str, path: str):
             if node.level:
                 base = package.split('.')
                 base = base[:len(base) - node.level + 1]
-                prefix = '.'.join(base + ([node.module]
-                                          if node.module else []))
+                prefix = '.'.join(base +
+                                  ([node.module] if node.module else []))
             else:
                 prefix = node.module or ''
             names = [prefix] + [f'{prefix}.{a.name}' for a in node.names]

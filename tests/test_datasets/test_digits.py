@@ -108,3 +108,31 @@ def test_pipeline_and_registry():
 def test_invalid_arguments(kwargs):
     with pytest.raises(ValueError):
         SklearnDigits(**kwargs)
+
+
+def test_long_tailed_split():
+    balanced = SklearnDigits(split='train')
+    counts = np.bincount(_labels(balanced), minlength=10)
+    lt = SklearnDigits(split='train', imbalance_ratio=20)
+    lt_counts = np.bincount(_labels(lt), minlength=10)
+    # CIFAR-100-LT's profile, written out: n_max * r ** (-c / (C - 1))
+    n_max = counts.min()
+    expected = [int(n_max * 20.0**(-c / 9)) for c in range(10)]
+    assert lt_counts.tolist() == expected
+    assert expected[0] == n_max and expected[-1] == int(n_max / 20)
+    # a subset of the balanced training split, the same on every build
+    lt_idx = [lt.get_data_info(i)['digits_index'] for i in range(len(lt))]
+    assert set(lt_idx) <= set(digits_split_indices('train'))
+    again = SklearnDigits(split='train', imbalance_ratio=20)
+    assert lt_idx == [
+        again.get_data_info(i)['digits_index'] for i in range(len(again))
+    ]
+    # ratio 1 keeps n_max images of every class
+    assert np.bincount(
+        _labels(SklearnDigits(split='train', imbalance_ratio=1)),
+        minlength=10).tolist() == [n_max] * 10
+    # the held-out split stays balanced and refuses the setting
+    with pytest.raises(ValueError, match='stays balanced'):
+        SklearnDigits(split='val', imbalance_ratio=20)
+    with pytest.raises(ValueError, match='imbalance_ratio'):
+        SklearnDigits(split='train', imbalance_ratio=0.5)

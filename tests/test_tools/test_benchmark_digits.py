@@ -1,108 +1,241 @@
 # Copyright (c) mmenergykd contributors. All rights reserved.
-"""Smoke test of tools/benchmark_digits.py: one epoch, three methods."""
+"""tools/benchmark_digits.py: the command line, the paired statistics
+(recomputed here from results.json), tiny balanced and long-tailed runs,
+smoke-test marks, the timing split, and the teacher bank against the live
+teacher (same accuracies for the same seed)."""
 import importlib
 import json
+import math
 import os.path as osp
 import sys
 
+import numpy as np
 import pytest
 
 pytest.importorskip('sklearn')
 pytest.importorskip('matplotlib')
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+# t(0.975, df) from a printed table (df = 1, 2, 3, 4), for the independent
+# recomputation of the intervals
+T975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776}
 
 
-def _load_tool():
-    # A plain import (tools/ on sys.path) so that the benchmark's worker
-    # processes, which inherit sys.path, can import it too.
+def _load(module=''):
+    # tools/ on sys.path, as `python tools/benchmark_digits.py` has it: the
+    # benchmark's spawned worker processes inherit sys.path and import the
+    # functions they run by name (analysis_tools.digits_benchmark.runs).
     tools = osp.join(REPO, 'tools')
     if tools not in sys.path:
         sys.path.insert(0, tools)
-    return importlib.import_module('benchmark_digits')
+    name = 'analysis_tools.digits_benchmark'
+    return importlib.import_module(name + ('.' + module if module else ''))
+
+
+def _paired_ci(values, reference):
+    """Paired t interval written out: mean(d) +- t * sd(d) / sqrt(n)."""
+    d = [v - r for v, r in zip(values, reference)]
+    n = len(d)
+    mean = sum(d) / n
+    sd = math.sqrt(sum((x - mean)**2 for x in d) / (n - 1))
+    half = T975[n - 1] * sd / math.sqrt(n)
+    return mean, mean - half, mean + half
 
 
 def test_parse_args_defaults_and_quick():
-    tool = _load_tool()
+    tool = _load()
     args = tool.parse_args([])
-    assert args.seeds == 3 and args.methods == list(tool.METHODS)
-    assert args.epochs == tool.config_epochs('student.py')
-    assert args.teacher_epochs == tool.config_epochs('teacher.py')
+    assert args.seeds == tool.DEFAULT_SEEDS >= 10
+    assert args.methods == list(tool.METHODS)
+    assert args.epochs == tool.config_epochs(tool.STUDENT_CONFIG)
+    assert args.teacher_epochs == tool.config_epochs(tool.TEACHER_CONFIG)
     assert args.work_dir == 'work_dirs/digits_benchmark'
+    assert not args.long_tailed and not args.no_bank
     assert args.threads == 1 and args.workers >= 1
     quick = tool.parse_args(['--quick'])
     assert quick.seeds == 1 and quick.epochs == tool.QUICK_EPOCHS
     assert quick.teacher_epochs == tool.QUICK_TEACHER_EPOCHS
     assert tool.parse_args(['--quick', '--seeds', '2']).seeds == 2
-    with pytest.raises(SystemExit):
-        tool.parse_args(['--methods', 'student,nope'])
-    # every method has a config
+    lt = tool.parse_args(['--long-tailed'])
+    assert lt.long_tailed and lt.imbalance_ratio == tool.DEFAULT_IMBALANCE
+    assert lt.work_dir == 'work_dirs/digits_benchmark_lt'
+    # 292 training images: twice the epochs, evaluated every other epoch
+    assert (lt.epochs, lt.teacher_epochs) == (2 * args.epochs,
+                                              2 * args.teacher_epochs)
+    for bad in (['--methods', 'student,nope'], ['--imbalance-ratio', '0.5']):
+        with pytest.raises(SystemExit):
+            tool.parse_args(bad)
     for config, _ in tool.METHODS.values():
         assert osp.isfile(osp.join(tool.CONFIG_DIR, config))
 
 
+def test_paired_difference_against_written_out_t():
+    stats = _load('statistics')
+    values, reference = [97.0, 96.5, 98.0], [96.0, 96.5, 96.0]
+    out = stats.paired_difference(values, reference)
+    mean, low, high = _paired_ci(values, reference)
+    assert out['mean'] == pytest.approx(mean)
+    assert out['ci'] == pytest.approx([low, high], abs=2e-3)
+    assert (out['above'], out['below'], out['ties']) == (2, 0, 1)
+    # 1 +- 4.303 * 1 / sqrt(3) contains 0
+    assert out['verdict'] == 'no detectable difference'
+    # (t(0.975, 2) + t(0.80, 2)) * s_d / sqrt(n), t(0.80, 2) = 1.061
+    assert out['detectable'] == pytest.approx(
+        (4.303 + 1.061) / math.sqrt(3), abs=2e-3)
+    assert stats.paired_difference([2, 2.1, 1.9], [0, 0, 0])['verdict'] == \
+        'better'
+    assert stats.paired_difference([0, 0, 0], [2, 2.1, 1.9])['verdict'] == \
+        'worse'
+    one = stats.paired_difference([97.0], [96.0])
+    assert one['ci'] is None and one['detectable'] is None
+    assert stats.mean_std([96.0])['std'] is None  # no spread for one seed
+    # head / medium / tail by training count
+    assert stats.class_groups_of([87, 62, 44, 32, 22, 16, 11, 8, 6, 4]) == \
+        [0, 0, 0, 1, 1, 1, 1, 2, 2, 2]
+
+
+def _check_statistics(saved):
+    """Every interval and verdict of results.json, recomputed from the
+    per-seed accuracies it holds."""
+    runs = saved['runs']
+    seeds = saved['settings']['seed_list']
+    for name, stat in saved['summary'].items():
+        assert [r['seed'] for r in runs[name]] == seeds
+        last = [r['last'] for r in runs[name]]
+        assert stat['last_runs'] == last
+        for run in runs[name]:  # the last evaluation's per-image record
+            assert 100 * np.mean(run['val_correct_last']) == \
+                pytest.approx(run['last'], abs=1e-3)
+        for ref in ('student', 'kd'):
+            if ref == name or name == 'student':
+                assert f'vs_{ref}' not in stat
+                continue
+            diff = stat[f'vs_{ref}']['last']
+            mean, low, high = _paired_ci(last, [r['last'] for r in runs[ref]])
+            assert diff['mean'] == pytest.approx(mean)
+            assert diff['ci'] == pytest.approx([low, high], abs=2e-3)
+            assert diff['n'] == len(seeds)
+            want = 'better' if low > 0 else 'worse' if high < 0 else \
+                'no detectable difference'
+            assert diff['verdict'] == want
+
+
 def test_tiny_run(tmp_path, capfd):
-    tool = _load_tool()
+    tool = _load()
     work_dir = tmp_path / 'bench'
     results = tool.main([
-        '--epochs', '1', '--teacher-epochs', '1', '--seeds', '1', '--methods',
-        'student,kd,energykd_heda,kd_random_mix', '--workers', '2',
-        '--work-dir',
+        '--epochs', '1', '--teacher-epochs', '1', '--seeds', '2', '--methods',
+        'student,kd,energykd_heda', '--workers', '2', '--work-dir',
         str(work_dir)
     ])
     out = capfd.readouterr().out  # worker processes write to the fd
-    # progress lines and the markdown table
     assert 'Teacher: training for 1 epochs' in out
-    # the student alone trains next to the teacher, the rest after it
-    assert ('1 student-alone run(s) started on 1 worker process next to '
+    assert ('2 student-alone run(s) started on 1 worker process next to '
             'the teacher') in out
-    assert '3 runs on 2 worker processes' in out
-    assert '[4/4 runs' in out
-    assert '[kd seed 0] epoch   1/1 val top-1' in out
-    assert '| Method | Best-epoch top-1 (%) | Last-epoch top-1 (%)' in out
-    for label in ('Student alone', 'KD (T=4)', 'Energy KD + HE-DA',
-                  'KD + CutMix on a random subset (control)'):
+    assert '[6/6 runs' in out
+    header = ('| Method | Last-epoch top-1 (%) | Best-epoch top-1 (%) | '
+              'Δ vs student alone, last |')
+    assert header in out and 'SMOKE TEST' not in out
+    for label in ('Student alone', 'KD (T=4)', 'Energy KD + HE-DA'):
         assert f'| {label} |' in out
 
     saved = json.loads((work_dir / 'results.json').read_text())
-    assert saved['settings']['methods'] == [
-        'student', 'kd', 'energykd_heda', 'kd_random_mix'
-    ]
-    assert saved['settings']['seeds'] == 1
+    assert saved['settings']['seeds'] == 2
+    assert saved['settings']['smoke_test'] is False
     assert saved['settings']['num_train'] == 898
     assert saved['settings']['num_val'] == 899
-    assert set(saved['summary']) == {
-        'student', 'kd', 'energykd_heda', 'kd_random_mix'
-    }
-    for name, stat in saved['summary'].items():
-        assert 0 <= stat['best']['mean'] <= 100
-        assert stat['best']['mean'] >= stat['last']['mean']
-        assert len(stat['last_runs']) == 1
-        if name != 'student':
-            assert stat['gain_last']['mean'] == pytest.approx(
-                stat['last']['mean'] -
-                saved['summary']['student']['last']['mean'])
-            assert stat['wins_last'] in (0, 1)
+    _check_statistics(saved)
     run = saved['runs']['energykd_heda'][0]
-    assert len(run['curve']) == 1 and len(run['val_correct_last']) == 899
     assert set(run['thresholds']) == {'loss_energykd', 'high_energy_augment'}
+    # where the time went: the parts add up to the run's time
+    parts = run['timing']
+    assert set(parts) == set(_load('timing').PARTS)
+    assert sum(parts.values()) == pytest.approx(run['seconds'], rel=0.02)
+    assert parts['teacher'] > 0 and parts['student'] > 0
+    assert saved['timing']['student']['teacher'] == 0
     groups = saved['energy_groups']
-    assert groups['threshold_source'].startswith('energykd_heda')
-    assert groups['thresholds'] == run['thresholds']['loss_energykd']
     assert sum(groups['val_sizes'].values()) == 899
-    assert set(groups['methods']['kd']) == {'low', 'mid', 'high'}
-    # the control mixes about as many images as HE-DA, chosen at random
-    assert set(saved['runs']['kd_random_mix'][0]['thresholds']) == {
-        'high_energy_augment'
-    }
-    assert saved['teacher']['trained'] is True
-    assert osp.isfile(saved['teacher']['checkpoint'])
+    assert groups['methods']['kd']['high']['n'] == 2
     assert results['summary'].keys() == saved['summary'].keys()
-
     for name in ('accuracy.png', 'energy_hist.png', 'energy_groups.png'):
-        path = work_dir / name
-        assert path.is_file() and path.stat().st_size > 10_000
-        assert path.read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
+        assert (work_dir / name).read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
     md = (work_dir / 'results.md').read_text()
     assert md.startswith('Command: `python tools/benchmark_digits.py --epochs')
-    assert '\n| Method | Best-epoch top-1 (%)' in md and 'Wall time' in md
+    assert 'paired-t interval' in md and 'Seconds per run' in md
+
+    # The fast path (teacher bank) and the plain pipeline (--no-bank: the
+    # live teacher in every step) give the same accuracies for the same seed,
+    # HE-DA included (its mixed images run the live teacher in both).
+    assert saved['settings']['teacher_bank'] is True
+    plain = tool.main([
+        '--epochs', '1', '--seeds', '1', '--methods', 'kd,energykd_heda',
+        '--workers', '1', '--no-bank', '--teacher-ckpt',
+        saved['teacher']['checkpoint'], '--work-dir',
+        str(tmp_path / 'plain')
+    ])
+    assert plain['settings']['teacher_bank'] is False
+    for name in ('kd', 'energykd_heda'):
+        fast, live = saved['runs'][name][0], plain['runs'][name][0]
+        assert fast['seed'] == live['seed'] == 0
+        assert fast['curve'] == live['curve']
+        assert fast['val_correct_last'] == live['val_correct_last']
+        assert fast['thresholds'].keys() == live['thresholds'].keys()
+        for key, pair in fast['thresholds'].items():
+            assert pair == pytest.approx(live['thresholds'][key], abs=1e-6)
+    # the bank took the teacher's forwards out of the KD steps
+    assert saved['runs']['kd'][0]['timing']['teacher'] < \
+        plain['runs']['kd'][0]['timing']['teacher']
+
+
+def test_tiny_long_tailed_quick_run(tmp_path, capfd):
+    tool = _load()
+    work_dir = tmp_path / 'lt'
+    tool.main([
+        '--quick', '--long-tailed', '--epochs', '1', '--teacher-epochs', '1',
+        '--seeds', '2', '--methods', 'student,kd', '--workers', '1',
+        '--no-bank', '--work-dir',
+        str(work_dir)
+    ])
+    out = capfd.readouterr().out
+    assert 'SMOKE TEST (--quick)' in out and 'Digits-LT benchmark' in out
+    saved = json.loads((work_dir / 'results.json').read_text())
+    settings = saved['settings']
+    assert settings['smoke_test'] is True and settings['long_tailed'] is True
+    assert settings['train_class_counts'] == [
+        87, 62, 44, 32, 22, 16, 11, 8, 6, 4
+    ]
+    assert settings['num_train'] == 292 and settings['num_val'] == 899
+    _check_statistics(saved)
+    classes = saved['class_groups']
+    # digits 0-2 have the most training images, 7-9 the fewest
+    assert classes['class_group'] == [0, 0, 0, 1, 1, 1, 1, 2, 2, 2]
+    val_y = np.array(
+        _load('runs').dataset_labels(
+            dict(
+                type='SklearnDigits', split='val', scale_factor=2,
+                pipeline=[])))
+    group = np.array(classes['class_group'])[val_y]
+    assert classes['val_sizes'] == {
+        'head': int((val_y <= 2).sum()),
+        'medium': int(((val_y >= 3) & (val_y <= 6)).sum()),
+        'tail': int((val_y >= 7).sum())
+    }
+    # per-group accuracy recomputed from the per-image record
+    run = saved['runs']['kd'][1]
+    correct = np.array(run['val_correct_last'], bool)
+    assert run['class_group_acc_last']['tail'] == pytest.approx(
+        100 * correct[group == 2].mean())
+    md = (work_dir / 'results.md').read_text()
+    assert md.startswith('**SMOKE TEST') and '| Method (SMOKE TEST) |' in md
+    assert 'by class group' in md
+
+
+def test_smoke_mark_on_every_plot(tmp_path):
+    plots = _load('plots')
+    plt = plots._pyplot()
+    fig = plt.figure()
+    plots.smoke_mark(fig, dict(settings=dict(smoke_test=True)))
+    assert any('SMOKE TEST' in t.get_text() for t in fig.texts)
+    plt.close(fig)
+    source = open(plots.__file__).read()
+    assert source.count('smoke_mark(fig, results)') == 3

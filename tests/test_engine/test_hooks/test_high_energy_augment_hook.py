@@ -103,8 +103,7 @@ def test_resume_continues_with_same_state(data, tmp_path):
         resumed.model.high_energy_augment.rng_state()
     # nothing write-only in the checkpoint: the generator is re-seeded
     saved = torch.load(
-        osp.join(part, 'epoch_2.pth'), map_location='cpu',
-        weights_only=False)
+        osp.join(part, 'epoch_2.pth'), map_location='cpu', weights_only=False)
     assert set(saved['high_energy_augment']) == {'num_augmented', 'num_seen'}
     for (k, v), (k2, v2) in zip(full.model.state_dict().items(),
                                 resumed.model.state_dict().items()):

@@ -9,6 +9,7 @@ bitwise on one machine; see the README's teacher-bank section). HE-DA's
 mixed images are new images: the distiller still runs the teacher on them.
 """
 import inspect
+import os
 import os.path as osp
 import time
 from typing import Optional
@@ -30,6 +31,7 @@ def build_bank(cfg: Config, work_dir: str) -> Optional[str]:
     benchmark, with its teacher checkpoint) with
     ``tools/build_teacher_bank.py``; returns its path."""
     import build_teacher_bank  # tools/, on sys.path as the benchmark's own
+    os.makedirs(osp.join(work_dir, 'teacher'), exist_ok=True)
     config = osp.join(work_dir, 'teacher', 'bank_config.py')
     cfg.dump(config)
     path = osp.join(work_dir, 'teacher', 'bank')

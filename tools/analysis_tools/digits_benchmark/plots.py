@@ -121,6 +121,8 @@ def _panel_difference(ax, results: dict, names: List[str], ypos: np.ndarray,
     for y, n in zip(ypos, names):
         diff = summary[n].get(f'vs_{ref}', {}).get('last')
         if diff is None:
+            if n != ref:
+                continue  # the student alone has no difference to KD
             ax.text(
                 0,
                 y,

@@ -69,6 +69,9 @@ def _notes(results: dict) -> str:
     """What the numbers of the main table are."""
     settings = results['settings']
     seeds = settings['seeds']
+    teacher_text = f"{settings['teacher_epochs']} teacher epochs" if \
+        results['teacher'].get('trained', True) else \
+        'teacher from --teacher-ckpt'
     split = f"{settings['num_train']} training images"
     if settings.get('long_tailed'):
         split += (f" (long-tailed, imbalance {settings['imbalance_ratio']:g}:"
@@ -79,8 +82,8 @@ def _notes(results: dict) -> str:
         f"{settings['student_model']} "
         f"({settings['student_params'] / 1e3:.1f} k params); {seeds} seed(s) "
         f"({', '.join(str(s) for s in settings['seed_list'])}); "
-        f"{settings['epochs']} student epochs, {settings['teacher_epochs']} "
-        f"teacher epochs, {settings['img_size']}x{settings['img_size']} "
+        f"{settings['epochs']} student epochs, {teacher_text}, "
+        f"{settings['img_size']}x{settings['img_size']} "
         'input. At a given seed every method starts from the same student '
         'weights and sees the same batches and crops.')
     if seeds < 2:

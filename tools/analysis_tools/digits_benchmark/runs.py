@@ -225,7 +225,8 @@ def run_job(job: dict) -> dict:
         verbose=job['verbose'],
         name=f"{method}_seed{seed}_{job['stamp']}",
         imbalance_ratio=job.get('imbalance_ratio'),
-        teacher_bank=job.get('teacher_bank') if method != 'student' else None)
+        teacher_bank=job.get('teacher_bank') if method != 'student' else None,
+        val_interval=job.get('val_interval', 1))
     log(f'{label}: seed {seed} started')
     out = run_one(cfg, tag, job['epochs'])
     runner = out.pop('runner')

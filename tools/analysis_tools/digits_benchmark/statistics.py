@@ -4,7 +4,7 @@
 energy group and by class group (long-tailed split)."""
 import math
 from collections import OrderedDict
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -208,8 +208,8 @@ def summarize(runs: Dict[str, List[dict]]) -> dict:
     for method, method_runs in runs.items():
         stat = _method_summary(method, method_runs)
         for ref in REFERENCES:
-            if ref not in runs or ref == method:
-                continue
+            if ref not in runs or ref == method or method == 'student':
+                continue  # (the student vs KD is KD vs the student)
             ref_runs = runs[ref]
             if [r['seed'] for r in ref_runs] != \
                     [r['seed'] for r in method_runs]:
@@ -261,8 +261,3 @@ def class_groups_of(train_counts: Sequence[int],
         elif rank >= len(order) - tail:
             group[int(c)] = 2
     return group
-
-
-def optional_ci(stat: Optional[dict]) -> Optional[List[float]]:
-    """The interval of a ``mean_std`` / ``paired_difference`` or None."""
-    return None if stat is None else stat.get('ci')
