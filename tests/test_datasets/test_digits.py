@@ -136,3 +136,25 @@ def test_long_tailed_split():
         SklearnDigits(split='val', imbalance_ratio=20)
     with pytest.raises(ValueError, match='imbalance_ratio'):
         SklearnDigits(split='train', imbalance_ratio=0.5)
+
+
+def test_unserialized_storage_copies_each_sample():
+    # In-memory storage by default: get_data_info hands out a fresh dict
+    # with its own image, the same data MMEngine's pickled storage gives.
+    fast = SklearnDigits(split='val', scale_factor=2)
+    pickled = SklearnDigits(split='val', scale_factor=2, serialize_data=True)
+    assert fast.serialize_data is False and pickled.serialize_data is True
+    for idx in (0, 5, -1):
+        a, b = fast.get_data_info(idx), pickled.get_data_info(idx)
+        assert a.keys() == b.keys()
+        assert a['sample_idx'] == b['sample_idx'] == idx % len(fast)
+        np.testing.assert_array_equal(a['img'], b['img'])
+        assert a['gt_label'] == b['gt_label']
+    first = fast.get_data_info(0)
+    first['img'][:] = 0  # an in-place transform
+    first['gt_label'] = -1
+    again = fast.get_data_info(0)
+    np.testing.assert_array_equal(again['img'],
+                                  pickled.get_data_info(0)['img'])
+    assert again['gt_label'] == pickled.get_data_info(0)['gt_label']
+    assert again['img'].any()

@@ -124,8 +124,9 @@ def test_tiny_run(tmp_path, capfd):
     tool = _load()
     work_dir = tmp_path / 'bench'
     results = tool.main([
-        '--epochs', '1', '--teacher-epochs', '1', '--seeds', '2', '--methods',
-        'student,kd,energykd_heda', '--workers', '2', '--work-dir',
+        '--epochs', '2', '--evaluations', '1', '--teacher-epochs', '1',
+        '--seeds', '2', '--methods', 'student,kd,energykd_heda', '--workers',
+        '2', '--work-dir',
         str(work_dir)
     ])
     out = capfd.readouterr().out  # worker processes write to the fd
@@ -163,21 +164,28 @@ def test_tiny_run(tmp_path, capfd):
     assert md.startswith('Command: `python tools/benchmark_digits.py --epochs')
     assert 'paired-t interval' in md and 'Seconds per run' in md
 
-    # The fast path (teacher bank) and the plain pipeline (--no-bank: the
-    # live teacher in every step) give the same accuracies for the same seed,
-    # HE-DA included (its mixed images run the live teacher in both).
+    # The fast path (teacher bank, unformatted configs, unserialized
+    # dataset, fewer evaluations) and the plain pipeline (--plain: the live
+    # teacher in every step, MMEngine's defaults, an evaluation after every
+    # epoch) give the same accuracies for the same seed, HE-DA included (its
+    # mixed images run the live teacher in both).
     assert saved['settings']['teacher_bank'] is True
+    assert saved['settings']['val_interval'] == 2
+    assert 'evaluations every 2 epochs and at the end' in md
     plain = tool.main([
-        '--epochs', '1', '--seeds', '1', '--methods', 'kd,energykd_heda',
-        '--workers', '1', '--no-bank', '--teacher-ckpt',
+        '--epochs', '2', '--seeds', '1', '--methods', 'kd,energykd_heda',
+        '--workers', '1', '--plain', '--teacher-ckpt',
         saved['teacher']['checkpoint'], '--work-dir',
         str(tmp_path / 'plain')
     ])
     assert plain['settings']['teacher_bank'] is False
+    assert plain['settings']['plain'] is True
+    assert plain['settings']['val_interval'] == 1
     for name in ('kd', 'energykd_heda'):
         fast, live = saved['runs'][name][0], plain['runs'][name][0]
         assert fast['seed'] == live['seed'] == 0
-        assert fast['curve'] == live['curve']
+        assert (fast['curve_epochs'], live['curve_epochs']) == ([2], [1, 2])
+        assert fast['curve'] == live['curve'][1:]
         assert fast['val_correct_last'] == live['val_correct_last']
         assert fast['thresholds'].keys() == live['thresholds'].keys()
         for key, pair in fast['thresholds'].items():

@@ -19,9 +19,9 @@ from .bank import bank_supported
 from .plots import make_plots
 from .report import markdown_report, write_results
 from .runs import describe_model, param_count, run_job, spawn_pool
-from .settings import (CONFIG_DIR, COST, MAX_EVALUATIONS, METHODS, SMOKE_NOTE,
-                       STUDENT_CONFIG, cpu_model, energy_settings, imbalance,
-                       import_package, log, parse_args)
+from .settings import (CONFIG_DIR, COST, METHODS, SMOKE_NOTE, STUDENT_CONFIG,
+                       cpu_model, energy_settings, imbalance, import_package,
+                       log, parse_args, val_interval)
 from .statistics import (ImageGroups, class_groups_of, energy_group_results,
                          pick_thresholds, summarize)
 from .teacher import teacher_bank, teacher_phase
@@ -78,7 +78,8 @@ def _settings(args: argparse.Namespace, argv: Optional[Sequence[str]],
         seeds=len(seeds),
         seed_list=seeds,
         epochs=args.epochs,
-        val_interval=-(-args.epochs // MAX_EVALUATIONS),
+        val_interval=val_interval(args),
+        plain=args.plain,
         teacher_epochs=args.teacher_epochs,
         quick=args.quick,
         smoke_test=args.quick,
@@ -126,7 +127,8 @@ def _jobs(args: argparse.Namespace, seeds: List[int], work_dir: str,
             stamp=stamp,
             threads=args.threads,
             imbalance_ratio=imbalance(args),
-            val_interval=-(-args.epochs // MAX_EVALUATIONS))
+            val_interval=val_interval(args),
+            plain=args.plain)
 
     early = [
         job(method, seed) for method in args.methods for seed in seeds

@@ -100,8 +100,17 @@ def _notes(results: dict) -> str:
         f'{100 * POWER:.0f} % power at the observed spread '
         f'((t({0.5 + LEVEL / 2:.3f}) + t({POWER:.2f})) x s_d / '
         f'sqrt({seeds})); smaller true differences are likely missed. '
-        '"Best epoch" is the best of the per-epoch evaluations on the same '
-        'held-out images (optimistic); compare the last epoch.')
+        f'"Best epoch" is the best of the evaluations{_every(settings)} on '
+        'the same held-out images (optimistic); compare the last epoch.')
+
+
+def _every(settings: dict) -> str:
+    """When the runs were evaluated, e.g. ``every 3 epochs and at the
+    end``."""
+    interval = int(settings.get('val_interval', 1))
+    if interval <= 1:
+        return ' after every epoch'
+    return f' every {interval} epochs and at the end'
 
 
 def _group_row(label: str, per_group: dict, names: tuple) -> str:
@@ -167,6 +176,9 @@ def markdown_report(results: dict, workers: int, threads: int) -> str:
             'training images).')
     bank = 'teacher bank (exact, fp32)' if settings.get('teacher_bank') \
         else 'live teacher in every step'
+    if settings.get('plain'):
+        bank += (' (--plain: also serialized dataset storage, formatted '
+                 'configs)')
     tables.append(timing_table(results) + f'\n\nTeacher outputs: {bank}.')
     return (f"{smoke}Command: `{settings['command'].strip()}`\n\n" +
             '\n\n'.join(tables) + '\n\nWall time '

@@ -104,7 +104,8 @@ def teacher_phase(args: argparse.Namespace, work_dir: str, stamp: str,
         imbalance_ratio=imbalance(args),
         # evaluated once, at the end: 60 evaluations of the teacher cost
         # 30 % of its training, and only its final weights are used
-        val_interval=args.teacher_epochs)
+        val_interval=args.teacher_epochs,
+        plain=args.plain)
     if args.teacher_ckpt:
         base = Config.fromfile(osp.join(CONFIG_DIR, METHODS['energykd'][0]))
         model, teacher = _load_teacher(teacher_cfg,
