@@ -26,10 +26,21 @@ Usage::
     python tools/benchmark_digits.py --quick            # smoke test
     python tools/benchmark_digits.py --methods student,kd --seeds 2
     python tools/benchmark_digits.py --no-bank          # live teacher
+    # the plain pipeline for seeds 0-1, compared run by run with the default
+    python tools/benchmark_digits.py --plain --seeds 2 \
+        --teacher-ckpt work_dirs/digits_benchmark/teacher/teacher.pth \
+        --work-dir work_dirs/digits_plain \
+        --check-against work_dirs/digits_benchmark/results.json
 
 The benchmark's code is in ``tools/analysis_tools/digits_benchmark/``.
 """
-from analysis_tools.digits_benchmark import main
+import warnings
+
+# setuptools >= 81 warns whenever MMEngine imports pkg_resources; this also
+# runs first in every worker process (spawned workers re-import this file)
+warnings.filterwarnings('ignore', 'pkg_resources is deprecated')
+
+from analysis_tools.digits_benchmark import main  # noqa: E402
 
 if __name__ == '__main__':
     main()

@@ -247,3 +247,56 @@ def test_smoke_mark_on_every_plot(tmp_path):
     plt.close(fig)
     source = open(plots.__file__).read()
     assert source.count('smoke_mark(fig, results)') == 3
+
+
+def _fake_results(interval, epochs=6, with_epochs=True):
+    runs = {}
+    for method in ('kd', 'energykd'):
+        runs[method] = []
+        for seed in (0, 1):
+            full = [50.0 + seed + e + (method == 'kd') for e in range(epochs)]
+            picked = list(range(interval, epochs + 1, interval))
+            run = dict(
+                seed=seed,
+                curve=[full[e - 1] for e in picked],
+                last=full[-1],
+                val_correct_last=[1, 0, seed],
+                thresholds={'loss_energykd': [-3.0, -1.0 + seed]})
+            if with_epochs:
+                run['curve_epochs'] = picked
+            runs[method].append(run)
+    return dict(
+        settings=dict(command='x', epochs=epochs, val_interval=interval),
+        runs=runs)
+
+
+def test_check_against_compares_run_by_run(tmp_path, capsys):
+    check = _load('check')
+    fast = _fake_results(interval=3)
+    # an earlier release's results: no curve_epochs, every epoch evaluated
+    plain = _fake_results(interval=1, with_epochs=False)
+    same = check.compare_runs(fast, plain)
+    assert same['identical'] and len(same['rows']) == 4
+    assert all(r['curve_points'] == 2 for r in same['rows'])  # epochs 3, 6
+    assert same['max_abs_diff'] == 0
+
+    plain['runs']['energykd'][1]['curve'][2] += 0.11  # epoch 3 differs
+    plain['runs']['kd'][0]['last'] += 0.5
+    plain['runs']['kd'][1]['val_correct_last'][0] = 0
+    plain['runs']['energykd'][0]['thresholds']['loss_energykd'][1] += 1e-3
+    diff = check.compare_runs(fast, plain)
+    rows = {(r['method'], r['seed']): r for r in diff['rows']}
+    assert not diff['identical'] and diff['max_abs_diff'] == 0.5
+    assert not rows[('energykd', 1)]['curve_equal']
+    assert rows[('kd', 0)]['last'] != rows[('kd', 0)]['other_last']
+    assert not rows[('kd', 1)]['same_images']
+    assert not rows[('energykd', 0)]['thresholds_equal']
+    assert [r['identical'] for r in diff['rows']] == [False] * 4
+
+    a, b = tmp_path / 'a.json', tmp_path / 'b.json'
+    a.write_text(json.dumps(fast))
+    b.write_text(json.dumps(plain))
+    assert check.main([str(a), str(a)]) == 0
+    assert check.main([str(a), str(b)]) == 1
+    assert 'runs DIFFER: largest last-epoch difference 0.50' in \
+        capsys.readouterr().out

@@ -6,6 +6,7 @@ from typing import Dict, Mapping, Optional, Union
 from torch import nn
 
 from mmenergykd.registry import MODELS
+from ..utils.teacher_logits_check import TeacherLogitsCheck
 
 __all__ = [
     'DISTILL_INPUTS', 'TWO_VIEW_INPUTS', 'build_distill_losses',
@@ -84,7 +85,7 @@ def build_distill_losses(distill_losses: Mapping[str, Union[dict, nn.Module]]
     for name, cfg in distill_losses.items():
         module = _build_one(name, cfg)
         _check_inputs(name, module)
-        if hasattr(module, 'check_finite'):
+        if isinstance(module, TeacherLogitsCheck):
             module.check_finite = False
         losses[name] = module
     return losses

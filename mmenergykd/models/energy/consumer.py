@@ -5,10 +5,11 @@ import warnings
 from typing import Optional, Tuple
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from mmenergykd.utils.validation import (check_finite_logits, check_ratio,
                                          check_temperature)
+from ..utils.teacher_logits_check import TeacherLogitsCheck
 from .score import (assign_energy_groups, energy_score, energy_thresholds,
                     uncrossed_thresholds)
 
@@ -19,7 +20,7 @@ _SETTINGS = ('low_ratio', 'high_ratio', 'energy_temperature')
 _RECORD = 'calibration_settings'
 
 
-class EnergyConsumer(nn.Module):
+class EnergyConsumer(TeacherLogitsCheck):
     """Base of every module that splits samples by the teacher's energy.
 
     The energy losses and HE-DA inherit it. It owns the two thresholds
@@ -63,9 +64,6 @@ class EnergyConsumer(nn.Module):
         self.register_buffer('low_threshold', torch.tensor(math.nan))
         self.register_buffer('high_threshold', torch.tensor(math.nan))
         self.register_buffer(_RECORD, torch.full((len(_SETTINGS), ), math.nan))
-        # Finite-check of the teacher logits (a device sync); turned off by
-        # EnergyKDDistiller, which checks the teacher's logits once a step.
-        self.check_finite = True
         self._calibrated = False
         self._warned_batch_quantiles = False
 

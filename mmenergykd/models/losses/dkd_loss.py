@@ -1,8 +1,9 @@
 # Copyright (c) mmenergykd contributors. All rights reserved.
-from torch import Tensor, nn
+from torch import Tensor
 
 from mmenergykd.registry import MODELS
 from mmenergykd.utils.validation import check_temperature
+from ..utils.teacher_logits_check import TeacherLogitsCheck
 from .functional import per_sample_dkd
 from .utils import (check_dkd_weights, check_labels, check_logits,
                     check_loss_weight)
@@ -11,7 +12,7 @@ __all__ = ['DKDLoss']
 
 
 @MODELS.register_module()
-class DKDLoss(nn.Module):
+class DKDLoss(TeacherLogitsCheck):
     """Decoupled Knowledge Distillation (Zhao et al., CVPR 2022).
 
     ``loss_weight * mean_i[T^2 * (alpha * TCKD_i + beta * NCKD_i)]``. The
@@ -41,9 +42,6 @@ class DKDLoss(nn.Module):
         self.beta = float(beta)
         self.temperature = float(temperature)
         self.loss_weight = float(loss_weight)
-        # Finite-check of the teacher logits (a device sync); turned off by
-        # EnergyKDDistiller, which checks the teacher's logits itself.
-        self.check_finite = True
 
     def forward(self, student_logits: Tensor, teacher_logits: Tensor,
                 gt_labels: Tensor) -> Tensor:

@@ -1,8 +1,9 @@
 # Copyright (c) mmenergykd contributors. All rights reserved.
-from torch import Tensor, nn
+from torch import Tensor
 
 from mmenergykd.registry import MODELS
 from mmenergykd.utils.validation import check_temperature
+from ..utils.teacher_logits_check import TeacherLogitsCheck
 from .functional import per_sample_kd
 from .utils import check_logits, check_loss_weight
 
@@ -10,7 +11,7 @@ __all__ = ['KDLoss']
 
 
 @MODELS.register_module()
-class KDLoss(nn.Module):
+class KDLoss(TeacherLogitsCheck):
     """Vanilla knowledge distillation (Hinton et al., 2015).
 
     ``loss_weight * mean_i[T^2 * KL(softmax(t_i / T) || softmax(s_i / T))]``.
@@ -33,9 +34,6 @@ class KDLoss(nn.Module):
         check_loss_weight(loss_weight)
         self.temperature = float(temperature)
         self.loss_weight = float(loss_weight)
-        # Finite-check of the teacher logits (a device sync); turned off by
-        # EnergyKDDistiller, which checks the teacher's logits itself.
-        self.check_finite = True
 
     def forward(self, student_logits: Tensor,
                 teacher_logits: Tensor) -> Tensor:

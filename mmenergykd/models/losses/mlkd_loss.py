@@ -1,10 +1,11 @@
 # Copyright (c) mmenergykd contributors. All rights reserved.
 from typing import Sequence, Tuple
 
-from torch import Tensor, nn
+from torch import Tensor
 
 from mmenergykd.registry import MODELS
 from mmenergykd.utils.validation import check_finite_logits, check_temperature
+from ..utils.teacher_logits_check import TeacherLogitsCheck
 from .mlkd_functional import mlkd_bracket
 from .utils import check_logits, check_loss_weight
 
@@ -12,7 +13,7 @@ __all__ = ['MLKDLoss', 'check_temperature_set', 'check_view_logits']
 
 
 @MODELS.register_module()
-class MLKDLoss(nn.Module):
+class MLKDLoss(TeacherLogitsCheck):
     """Multi-Level Logit Distillation (Jin, Wang, Lin, CVPR 2023).
 
     Computes the distillation part of the official MLKD code's total loss,
@@ -81,9 +82,6 @@ class MLKDLoss(nn.Module):
         self.temperatures = check_temperature_set(temperatures)
         check_loss_weight(loss_weight)
         self.loss_weight = float(loss_weight)
-        # Finite-check of the teacher logits (a device sync); the distiller
-        # turns it off when it checks the teacher's logits itself.
-        self.check_finite = True
 
     def forward(self, student_weak: Tensor, student_strong: Tensor,
                 teacher_weak: Tensor, teacher_strong: Tensor) -> Tensor:

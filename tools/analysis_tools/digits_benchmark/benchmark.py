@@ -8,7 +8,7 @@ import platform
 import sys
 import time
 from collections import OrderedDict
-from concurrent.futures import as_completed
+from concurrent.futures import FIRST_COMPLETED, wait
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -16,6 +16,7 @@ import torch
 from mmengine.config import Config
 
 from .bank import bank_supported
+from .check import load_and_compare
 from .plots import make_plots
 from .report import markdown_report, write_results
 from .runs import describe_model, param_count, run_job, spawn_pool
@@ -28,11 +29,19 @@ from .teacher import teacher_bank, teacher_phase
 from .timing import PARTS
 
 
-def run_jobs(jobs: List[dict], early_futures: list, pool_size: int,
+def run_jobs(jobs: List[dict], early: Optional[tuple], workers: int,
              threads: int, t_start: float) -> Dict[tuple, dict]:
-    """Train ``jobs`` (in this process with one worker, else on a pool of
-    spawned processes) and wait for the runs already started; returns
-    ``(method, seed) -> run``."""
+    """Train ``jobs`` and wait for the runs already started; returns
+    ``(method, seed) -> run``.
+
+    With one worker the runs train in this process. Otherwise ``workers``
+    processes train at once, never more: ``early`` is ``(executor,
+    futures)`` of the one process already training the student-alone runs;
+    a pool of ``workers - 1`` more starts now, and each process gets its
+    next run only when it has finished the last one (the costliest runs
+    are first in ``jobs``), so no core trains two runs at a time.
+    """
+    early_pool, early_futures = early if early else (None, [])
     total = len(jobs) + len(early_futures)
     done: Dict[tuple, dict] = {}
 
@@ -43,22 +52,32 @@ def run_jobs(jobs: List[dict], early_futures: list, pool_size: int,
             f"{out['last']:.2f}, {out['seconds']:.0f} s  [{len(done)}/"
             f'{total} runs, {(time.time() - t_start) / 60:.1f} min]')
 
-    workers = min(pool_size, len(jobs))
-    futures = list(early_futures)
-    pool = None
+    if workers <= 1 and early_pool is None:
+        for job in jobs:
+            finished(run_job(job))
+        return done
+    extra = min(workers - (early_pool is not None), len(jobs))
+    pool = spawn_pool(extra) if extra > 0 else None
+    slots = ([(early_pool, 1)] if early_pool is not None else
+             []) + ([(pool, extra)] if pool is not None else [])
+    if pool is not None:
+        log(f'{len(jobs)} runs on {workers} worker processes ({threads} '
+            'torch thread(s) each)')
+    pending = list(jobs)
+    running = {future: early_pool for future in early_futures}
     try:
-        if workers <= 1:
-            for job in jobs:
-                finished(run_job(job))
-        elif jobs:
-            log(f'{len(jobs)} runs on {workers} worker processes '
-                f'({threads} torch thread(s) each)')
-            pool = spawn_pool(workers)
-            futures += [pool.submit(run_job, job) for job in jobs]
-        for future in as_completed(futures):
-            finished(future.result())
+        while running or pending:
+            for executor, size in slots:
+                busy = sum(1 for e in running.values() if e is executor)
+                for _ in range(min(size - busy, len(pending))):
+                    running[executor.submit(run_job,
+                                            pending.pop(0))] = executor
+            ended, _ = wait(list(running), return_when=FIRST_COMPLETED)
+            for future in ended:
+                running.pop(future)
+                finished(future.result())
     except BaseException:
-        for future in futures:
+        for future in running:
             future.cancel()
         raise
     finally:
@@ -183,8 +202,9 @@ def run_benchmark(args: argparse.Namespace,
         bank = teacher_bank(args, work_dir, teacher['checkpoint'], stamp)
         for job in jobs:
             job.update(teacher_ckpt=teacher['checkpoint'], teacher_bank=bank)
-        done = run_jobs(jobs, early_futures, args.workers, args.threads,
-                        t_start)
+        done = run_jobs(jobs,
+                        (early_pool, early_futures) if early_pool else None,
+                        args.workers, args.threads, t_start)
     finally:
         if early_pool is not None:
             early_pool.shutdown(wait=True, cancel_futures=True)
@@ -192,6 +212,8 @@ def run_benchmark(args: argparse.Namespace,
         (method, [done[(method, seed)] for seed in seeds])
         for method in args.methods)
     results = _results(args, argv, seeds, teacher, energies, energy_cfg, runs)
+    if args.check_against:
+        results['check'] = load_and_compare(results, args.check_against)
     results['wall_seconds'] = time.time() - t_start
     results['settings']['machine'].update(
         load_start=load_start, load_end=_load())

@@ -4,6 +4,7 @@ import json
 import os.path as osp
 from typing import Dict, Optional
 
+from .check import check_table
 from .settings import SMOKE_NOTE, log
 from .statistics import LEVEL, POWER, t_quantile
 from .timing import PARTS
@@ -180,6 +181,12 @@ def markdown_report(results: dict, workers: int, threads: int) -> str:
         bank += (' (--plain: also serialized dataset storage, formatted '
                  'configs)')
     tables.append(timing_table(results) + f'\n\nTeacher outputs: {bank}.')
+    if 'check' in results:
+        tables.append(
+            check_table(results['check'], {
+                name: stat['label']
+                for name, stat in results['summary'].items()
+            }))
     return (f"{smoke}Command: `{settings['command'].strip()}`\n\n" +
             '\n\n'.join(tables) + '\n\nWall time '
             f"{results['wall_seconds'] / 60:.1f} min on "

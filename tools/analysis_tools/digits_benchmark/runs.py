@@ -217,7 +217,11 @@ def spawn_pool(workers: int) -> ProcessPoolExecutor:
     raise instead of hanging.
     """
     return ProcessPoolExecutor(
-        workers, mp_context=multiprocessing.get_context('spawn'))
+        workers,
+        mp_context=multiprocessing.get_context('spawn'),
+        # before the worker imports MMEngine (setuptools >= 81 warns there)
+        initializer=warnings.filterwarnings,
+        initargs=('ignore', 'pkg_resources is deprecated'))
 
 
 def run_job(job: dict) -> dict:

@@ -135,6 +135,14 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
         'serialized dataset storage, yapf-formatted configs and an '
         'evaluation after every epoch')
     parser.add_argument(
+        '--check-against',
+        default=None,
+        metavar='RESULTS_JSON',
+        help='compare every run with the same method and seed in another '
+        "benchmark's results.json (e.g. a --plain run against the default "
+        'run): last top-1, which images are right, the accuracies at common '
+        'epochs, the energy thresholds')
+    parser.add_argument(
         '--evaluations',
         type=int,
         default=DEFAULT_EVALUATIONS,
@@ -212,6 +220,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         args.teacher_epochs = QUICK_TEACHER_EPOCHS if args.quick else \
             LT_TEACHER_EPOCHS if args.long_tailed else \
             config_epochs(TEACHER_CONFIG)
+    if args.check_against and not osp.isfile(args.check_against):
+        parser.error(f'--check-against {args.check_against}: no such file '
+                     '(give the results.json of an earlier run)')
     if args.plain:
         args.no_bank = True
         args.evaluations = args.epochs
