@@ -148,7 +148,7 @@ if __name__ == '__main__':
         long_description_content_type='text/markdown',
         packages=find_packages(include=('mmenergykd', 'mmenergykd.*')),
         include_package_data=True,
-        python_requires='>=3.8',
+        python_requires='>=3.9',
         install_requires=read_requirements('runtime.txt'),
         extras_require={
             'lite': read_requirements('mminstall.txt'),

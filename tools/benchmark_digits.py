@@ -21,11 +21,12 @@ Nothing is downloaded: the digits ship with scikit-learn.
 
 Usage::
 
-    pip install ".[lite,tests]" && python tools/benchmark_digits.py
-    python tools/benchmark_digits.py --long-tailed      # Digits-LT
-    python tools/benchmark_digits.py --quick            # smoke test
+    pip install ".[lite,tests]"                     # once
+    python tools/benchmark_digits.py                # ~13 min, 2 cores
+    python tools/benchmark_digits.py --long-tailed  # Digits-LT
+    python tools/benchmark_digits.py --quick        # smoke test
     python tools/benchmark_digits.py --methods student,kd --seeds 2
-    python tools/benchmark_digits.py --no-bank          # live teacher
+    python tools/benchmark_digits.py --no-bank      # live teacher
     # the plain pipeline for seeds 0-1, compared run by run with the default
     python tools/benchmark_digits.py --plain --seeds 2 \
         --teacher-ckpt work_dirs/digits_benchmark/teacher/teacher.pth \

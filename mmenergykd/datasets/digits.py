@@ -153,6 +153,9 @@ class SklearnDigits(BaseDataset):
         test_mode (bool): Defaults to False.
         **kwargs: Other arguments of MMPretrain's ``BaseDataset`` (e.g.
             ``indices``, ``lazy_init``); ``ann_file`` is not used.
+            ``serialize_data`` defaults to False here: the images stay
+            arrays in memory and :meth:`get_data_info` copies one per
+            sample (True: MMEngine's pickled storage, same samples).
 
     Example:
         >>> train = SklearnDigits(split='train', scale_factor=2,

@@ -171,7 +171,7 @@ def test_tiny_run(tmp_path, capfd):
     # mixed images run the live teacher in both).
     assert saved['settings']['teacher_bank'] is True
     assert saved['settings']['val_interval'] == 2
-    assert 'evaluations every 2 epochs and at the end' in md
+    assert 'evaluations (one, at the end)' in md
     plain = tool.main([
         '--epochs', '2', '--seeds', '1', '--methods', 'kd,energykd_heda',
         '--workers', '1', '--plain', '--teacher-ckpt',
@@ -278,7 +278,23 @@ def test_check_against_compares_run_by_run(tmp_path, capsys):
     same = check.compare_runs(fast, plain)
     assert same['identical'] and len(same['rows']) == 4
     assert all(r['curve_points'] == 2 for r in same['rows'])  # epochs 3, 6
-    assert same['max_abs_diff'] == 0
+    assert same['max_abs_diff'] == 0 and same['unmatched'] == []
+
+    # runs only one side has are listed, not compared; none in common is
+    # said as such, not as a difference
+    subset = json.loads(json.dumps(plain))
+    subset['runs']['kd'] = subset['runs']['kd'][:1]
+    partial = check.compare_runs(fast, subset)
+    assert partial['identical'] and len(partial['rows']) == 3
+    assert partial['unmatched'] == ['kd/1']
+    assert '1 run(s) in one file only, not compared: kd/1.' in \
+        check.check_table(partial, {})
+    disjoint = check.compare_runs(
+        fast,
+        dict(settings=plain['settings'], runs={'dkd': plain['runs']['kd']}))
+    assert not disjoint['identical'] and disjoint['rows'] == []
+    assert 'no run (method and seed) in common' in \
+        check.check_table(disjoint, {})
 
     plain['runs']['energykd'][1]['curve'][2] += 0.11  # epoch 3 differs
     plain['runs']['kd'][0]['last'] += 0.5
@@ -300,3 +316,53 @@ def test_check_against_compares_run_by_run(tmp_path, capsys):
     assert check.main([str(a), str(b)]) == 1
     assert 'runs DIFFER: largest last-epoch difference 0.50' in \
         capsys.readouterr().out
+
+
+def test_run_jobs_never_trains_more_runs_than_workers(monkeypatch):
+    # Real scheduling code, fake runs: threads stand in for the worker
+    # processes and record how many runs train at once, and where.
+    import threading
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+    bench = _load('benchmark')
+    lock = threading.Lock()
+    state = dict(now=0, peak=0, where={})
+
+    def fake_run_job(job):
+        with lock:
+            state['now'] += 1
+            state['peak'] = max(state['peak'], state['now'])
+            state['where'][(job['method'], job['seed'])] = \
+                threading.current_thread().name
+        time.sleep(0.03)
+        with lock:
+            state['now'] -= 1
+        return dict(
+            method=job['method'],
+            seed=job['seed'],
+            best=1.0,
+            best_epoch=1,
+            last=1.0,
+            seconds=0.0)
+
+    monkeypatch.setattr(bench, 'run_job', fake_run_job)
+    monkeypatch.setattr(
+        bench, 'spawn_pool',
+        lambda n: ThreadPoolExecutor(n, thread_name_prefix='pool'))
+    early = ThreadPoolExecutor(1, thread_name_prefix='early')
+    early_futures = [
+        early.submit(fake_run_job, dict(method='student', seed=s))
+        for s in range(3)
+    ]
+    jobs = [dict(method='kd', seed=s) for s in range(8)]
+    done = bench.run_jobs(jobs, (early, early_futures), 2, 1, time.time())
+    early.shutdown()
+    assert len(done) == 11
+    assert state['peak'] == 2  # two workers, both busy, never three
+    # the early worker takes distillation runs once its own are done
+    assert any(state['where'][('kd', s)].startswith('early') for s in range(8))
+
+    # --teacher-ckpt: no early worker, one pool of --workers processes
+    state.update(now=0, peak=0, where={})
+    done = bench.run_jobs(jobs, None, 3, 1, time.time())
+    assert len(done) == 8 and state['peak'] == 3

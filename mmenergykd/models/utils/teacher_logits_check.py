@@ -24,5 +24,6 @@ class TeacherLogitsCheck(nn.Module):
     """
 
     def __init__(self) -> None:
+        """Start with the check on."""
         super().__init__()
         self.check_finite = True

@@ -13,8 +13,9 @@ from mmenergykd.models.losses import (DKDLoss, EnergyDKDLoss, EnergyKDLoss,
                                       EnergyMLKDLoss, KDLoss, MLKDLoss)
 from mmenergykd.models.utils import TeacherLogitsCheck
 
-LOSSES = [KDLoss, DKDLoss, MLKDLoss, EnergyKDLoss, EnergyDKDLoss,
-          EnergyMLKDLoss]
+LOSSES = [
+    KDLoss, DKDLoss, MLKDLoss, EnergyKDLoss, EnergyDKDLoss, EnergyMLKDLoss
+]
 
 
 @pytest.mark.parametrize('cls', LOSSES + [HighEnergyAugment])

@@ -43,8 +43,13 @@ def _common_curve(run: dict, other: dict, settings: dict,
 
 
 def _thresholds_equal(run: dict, other: dict) -> bool:
+    """Whether two runs calibrated the same consumers to the same
+    thresholds (``a == b`` also covers the infinite low threshold of a
+    consumer without one)."""
     mine, theirs = run.get('thresholds', {}), other.get('thresholds', {})
     if mine.keys() != theirs.keys():
+        return False
+    if any(len(mine[key]) != len(theirs[key]) for key in mine):
         return False
     return all(
         abs(a - b) <= THRESHOLD_TOLERANCE or a == b for key in mine
@@ -55,19 +60,30 @@ def compare_runs(results: dict, other: dict) -> dict:
     """Run-by-run comparison of two benchmark results (``results.json``
     contents) for the (method, seed) pairs both have.
 
+    The best-epoch top-1 is not compared: it depends on how often each
+    run was evaluated. Equal accuracies at every common epoch and the same
+    last epoch are what the speed-ups must keep.
+
     Returns:
         dict: ``rows`` (one per pair: method, seed, last top-1 in each,
         ``same_images``, ``curve_points`` and ``curve_equal``,
-        ``thresholds_equal``, ``identical``), ``identical`` (all rows) and
-        ``max_abs_diff`` (largest last-epoch top-1 difference, points).
+        ``thresholds_equal``, ``identical``), ``identical`` (all rows, and
+        at least one), ``max_abs_diff`` (largest last-epoch top-1
+        difference, points) and ``unmatched`` (``method/seed`` of the runs
+        only one side has).
     """
-    rows = []
-    for method, runs in results['runs'].items():
+    rows, unmatched = [], []
+    methods = list(results['runs']) + [
+        m for m in other['runs'] if m not in results['runs']
+    ]
+    for method in methods:
+        mine = {r['seed']: r for r in results['runs'].get(method, [])}
         theirs = {r['seed']: r for r in other['runs'].get(method, [])}
-        for run in runs:
-            match = theirs.get(run['seed'])
-            if match is None:
-                continue
+        unmatched += [
+            f'{method}/{seed}' for seed in sorted(set(mine) ^ set(theirs))
+        ]
+        for seed in sorted(set(mine) & set(theirs)):
+            run, match = mine[seed], theirs[seed]
             curve = _common_curve(run, match, results['settings'],
                                   other['settings'])
             row = dict(
@@ -85,7 +101,9 @@ def compare_runs(results: dict, other: dict) -> dict:
                 and row['curve_equal'] and row['thresholds_equal'])
             rows.append(row)
     return dict(
-        other=other['settings'].get('command', ''),
+        other=other['settings'].get('command', '').strip(),
+        other_path=None,
+        unmatched=unmatched,
         rows=rows,
         identical=bool(rows) and all(r['identical'] for r in rows),
         max_abs_diff=max((abs(r['last'] - r['other_last']) for r in rows),
@@ -103,8 +121,9 @@ def load_and_compare(results: dict, path: str) -> dict:
 
 def check_table(check: dict, labels: Dict[str, str]) -> str:
     """The markdown table of a :func:`compare_runs` result."""
+    where = f"`{check['other_path']}` " if check.get('other_path') else ''
     lines = [
-        f"Same runs in `{check['other_path']}` (`{check['other']}`):",
+        f"Same runs in {where}(`{check['other']}`):",
         '',
         '| Method | Seed | Last top-1 here | There | Same images right | '
         'Equal at common epochs | Same thresholds |',
@@ -118,10 +137,20 @@ def check_table(check: dict, labels: Dict[str, str]) -> str:
             f"{'yes' if r['curve_equal'] else 'NO'} "
             f"({r['curve_points']}) | "
             f"{'yes' if r['thresholds_equal'] else 'NO'} |")
-    verdict = ('every run identical' if check['identical'] else
-               'runs DIFFER: largest last-epoch difference '
-               f"{check['max_abs_diff']:.2f} points")
+    if not check['rows']:
+        verdict = 'no run (method and seed) in common'
+    elif check['identical']:
+        verdict = 'every run identical'
+    else:
+        verdict = ('runs DIFFER: largest last-epoch difference '
+                   f"{check['max_abs_diff']:.2f} points")
     lines += ['', f"{len(check['rows'])} run(s) compared: {verdict}."]
+    unmatched = check.get('unmatched') or []
+    if unmatched:
+        shown = ', '.join(
+            unmatched[:6]) + (', ...' if len(unmatched) > 6 else '')
+        lines.append(f'{len(unmatched)} run(s) in one file only, not '
+                     f'compared: {shown}.')
     return '\n'.join(lines)
 
 

@@ -111,6 +111,8 @@ def _every(settings: dict) -> str:
     interval = int(settings.get('val_interval', 1))
     if interval <= 1:
         return ' after every epoch'
+    if interval >= int(settings.get('epochs', interval)):
+        return ' (one, at the end)'
     return f' every {interval} epochs and at the end'
 
 

@@ -122,33 +122,7 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
         default=DEFAULT_IMBALANCE,
         help='head / tail class size of --long-tailed (default '
         f'{DEFAULT_IMBALANCE:g}: 87 down to 4 images per class)')
-    parser.add_argument(
-        '--no-bank',
-        action='store_true',
-        help='run the live teacher in every step instead of reading its '
-        'logits from a teacher bank built once')
-    parser.add_argument(
-        '--plain',
-        action='store_true',
-        help='the plain pipeline, to check that the speed-ups change no '
-        'result: the live teacher in every step (as --no-bank), MMEngine\'s '
-        'serialized dataset storage, yapf-formatted configs and an '
-        'evaluation after every epoch')
-    parser.add_argument(
-        '--check-against',
-        default=None,
-        metavar='RESULTS_JSON',
-        help='compare every run with the same method and seed in another '
-        "benchmark's results.json (e.g. a --plain run against the default "
-        'run): last top-1, which images are right, the accuracies at common '
-        'epochs, the energy thresholds')
-    parser.add_argument(
-        '--evaluations',
-        type=int,
-        default=DEFAULT_EVALUATIONS,
-        help='evaluations on the held-out split per run: every ceil(epochs '
-        f'/ N) epochs and at the end (default {DEFAULT_EVALUATIONS}; '
-        '--plain: every epoch)')
+
     parser.add_argument(
         '--work-dir',
         default=None,
@@ -180,6 +154,38 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
         type=int,
         default=0,
         help='seeds are first-seed, first-seed + 1, ... (default 0)')
+
+
+def _add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options that change how the runs are made, not what they
+    train."""
+    parser.add_argument(
+        '--no-bank',
+        action='store_true',
+        help='run the live teacher in every step instead of reading its '
+        'logits from a teacher bank built once')
+    parser.add_argument(
+        '--plain',
+        action='store_true',
+        help='the plain pipeline, to check that the speed-ups change no '
+        'result: the live teacher in every step (as --no-bank), MMEngine\'s '
+        'serialized dataset storage, yapf-formatted configs and an '
+        'evaluation after every epoch')
+    parser.add_argument(
+        '--check-against',
+        default=None,
+        metavar='RESULTS_JSON',
+        help='compare every run with the same method and seed in another '
+        "benchmark's results.json (e.g. a --plain run against the default "
+        'run): last top-1, which images are right, the accuracies at common '
+        'epochs, the energy thresholds')
+    parser.add_argument(
+        '--evaluations',
+        type=int,
+        default=None,
+        help='evaluations on the held-out split per run: every ceil(epochs '
+        f'/ N) epochs and at the end (default {DEFAULT_EVALUATIONS}; '
+        '--plain: every epoch)')
     parser.add_argument(
         '--workers',
         type=int,
@@ -204,6 +210,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         description='Teacher once, then every method x seeds on sklearn '
         'digits; prints a markdown table, writes results.json and plots.')
     _add_arguments(parser)
+    _add_pipeline_arguments(parser)
     args = parser.parse_args(argv)
     if args.seeds is None:
         args.seeds = 1 if args.quick else DEFAULT_SEEDS
@@ -223,9 +230,14 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     if args.check_against and not osp.isfile(args.check_against):
         parser.error(f'--check-against {args.check_against}: no such file '
                      '(give the results.json of an earlier run)')
+    if args.plain and args.evaluations is not None:
+        parser.error('--plain evaluates after every epoch: drop '
+                     '--evaluations')
     if args.plain:
         args.no_bank = True
         args.evaluations = args.epochs
+    elif args.evaluations is None:
+        args.evaluations = DEFAULT_EVALUATIONS
     methods = [m.strip() for m in args.methods.split(',') if m.strip()]
     unknown = [m for m in methods if m not in METHODS]
     if unknown or not methods:

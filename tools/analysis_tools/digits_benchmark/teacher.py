@@ -124,7 +124,8 @@ def teacher_bank(args: argparse.Namespace, work_dir: str, teacher_ckpt: str,
                  stamp: str) -> Optional[str]:
     """The teacher bank of the distillation runs (None: live teacher)."""
     if args.no_bank:
-        log('Teacher bank: off (--no-bank): the live teacher runs in every '
+        flag = '--plain' if args.plain else '--no-bank'
+        log(f'Teacher bank: off ({flag}): the live teacher runs in every '
             'step')
         return None
     if not bank_supported():
