@@ -26,11 +26,16 @@ def _by_epoch(run: dict, settings: dict) -> Dict[int, float]:
     have no ``curve_epochs``: every ``val_interval`` epochs and the last)."""
     epochs = run.get('curve_epochs')
     if epochs is None:
-        interval, last = settings.get('val_interval', 1), settings['epochs']
-        epochs = [
-            min(interval * (i + 1), last) for i in range(len(run['curve']))
-        ]
+        epochs = evaluated_epochs(settings['epochs'],
+                                  settings.get('val_interval', 1))
     return dict(zip(epochs, run['curve']))
+
+
+def evaluated_epochs(epochs: int, interval: int) -> List[int]:
+    """The epochs MMEngine evaluates a run of ``epochs`` at with
+    ``val_interval=interval``: every ``interval`` epochs and the last."""
+    count = -(-epochs // interval)
+    return [min(interval * (i + 1), epochs) for i in range(count)]
 
 
 def _common_curve(run: dict, other: dict, settings: dict,

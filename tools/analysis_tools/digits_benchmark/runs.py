@@ -13,6 +13,7 @@ import torch
 from mmengine.config import Config
 from mmengine.hooks import Hook
 
+from .check import evaluated_epochs
 from .settings import CONFIG_DIR, METHODS, import_package, log
 from .timing import TimingHook
 
@@ -167,12 +168,10 @@ def run_one(cfg: Config, tag: str, epochs: int) -> dict:
         runner.train()
     seconds = time.perf_counter() - start
     curve = hook.curve
-    interval = cfg.train_cfg.val_interval
-    expected = epochs // interval + (1 if epochs % interval else 0)
-    if len(curve) != expected:
-        raise RuntimeError(f'{tag}: expected {expected} validation results, '
-                           f'got {len(curve)}.')
-    curve_epochs = [min(interval * (i + 1), epochs) for i in range(expected)]
+    curve_epochs = evaluated_epochs(epochs, cfg.train_cfg.val_interval)
+    if len(curve) != len(curve_epochs):
+        raise RuntimeError(f'{tag}: expected {len(curve_epochs)} validation '
+                           f'results, got {len(curve)}.')
     return dict(
         runner=runner,
         curve=curve,
