@@ -12,7 +12,15 @@ custom_imports = dict(imports=['mmenergykd'], allow_failed_imports=False)
 # while saving never leaves a truncated "latest" checkpoint for `--resume`.
 # (Exact resume, ResumableEpochBasedTrainLoop, is declared by the schedules
 # in _base_/schedules/, next to max_epochs.)
-default_hooks = dict(checkpoint=dict(type='AtomicCheckpointHook'))
+#
+# Teacher bank: TeacherBankHook does nothing unless `model.teacher_bank` is
+# set, so `--cfg-options model.teacher_bank=BANK` is the whole switch to
+# train from a bank (opened, checked against the config and against its
+# checksums before the first step). A default hook, not a custom one: the
+# configs' own `custom_hooks` (EnergyCalibrationHook, ...) stay as they are.
+default_hooks = dict(
+    checkpoint=dict(type='AtomicCheckpointHook'),
+    teacher_bank=dict(type='TeacherBankHook'))
 
 # MMEngine's LogProcessor averages only the loss and time keys over its
 # window; every other scalar is logged as the value of the last step. The

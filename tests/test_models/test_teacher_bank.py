@@ -5,8 +5,6 @@ import os
 import os.path as osp
 import pickle
 import shutil
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -14,12 +12,12 @@ import torch
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
 
+from mmenergykd.apis import build_teacher_bank
 from mmenergykd.models.teacher_bank import (BankWriter, TeacherBank,
                                             partial_path)
 from mmenergykd.registry import DATASETS, MODELS
-from tests.helpers import (REPO, build_model, make_cifar100_folder,
+from tests.helpers import (build_model, make_cifar100_folder,
                            save_openmmlab_checkpoint)
-from tests.test_tools.tool_import import import_tool_module
 
 NUM_SAMPLES = 12
 TEACHER = dict(
@@ -89,15 +87,14 @@ def setup(tmp_path_factory):
     return dict(root=root, config=config, ckpt=ckpt)
 
 
-def _build(setup, out, *extra):
-    tool = import_tool_module('build_teacher_bank')
+def _build(setup, out, **settings):
     old = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        tool.main([
-            setup['config'], '--out', out, '--chunk-size', '5', '--batch-size',
-            '64', '--device', 'cpu', *extra
-        ])
+        build_teacher_bank(
+            setup['config'], out,
+            **dict(
+                dict(chunk_size=5, batch_size=64, device='cpu'), **settings))
     finally:
         torch.set_num_threads(old)
     return out
@@ -107,7 +104,7 @@ def _build(setup, out, *extra):
 def banks(setup):
     root = setup['root']
     return dict(
-        fp32=_build(setup, str(root / 'b32'), '--dtype', 'fp32'),
+        fp32=_build(setup, str(root / 'b32'), dtype='fp32'),
         fp16=_build(setup, str(root / 'b16')))
 
 
@@ -281,16 +278,16 @@ def test_resume_after_kill(setup, banks, monkeypatch):
 
     monkeypatch.setattr(BankWriter, 'write_chunk', dying_write)
     with pytest.raises(KeyboardInterrupt):
-        _build(setup, out, '--dtype', 'fp32')
+        _build(setup, out, dtype='fp32')
     monkeypatch.setattr(BankWriter, 'write_chunk', real_write)
     assert not osp.exists(out) and osp.isdir(partial_path(out))
     with pytest.raises(FileNotFoundError, match='--resume'):
         TeacherBank.open(out, expect=_expect(setup))
     with pytest.raises(FileExistsError, match='--resume'):
-        _build(setup, out, '--dtype', 'fp32')
+        _build(setup, out, dtype='fp32')
     with pytest.raises(ValueError, match='dtype'):  # not the same build
-        _build(setup, out, '--resume')
-    _build(setup, out, '--dtype', 'fp32', '--resume')
+        _build(setup, out, resume=True)
+    _build(setup, out, dtype='fp32', resume=True)
     assert not osp.exists(partial_path(out))
     expect = _expect(setup)
     resumed = TeacherBank.open(out, expect=expect).array
@@ -299,8 +296,12 @@ def test_resume_after_kill(setup, banks, monkeypatch):
 
 
 def test_two_worker_processes(setup, banks, capsys):
-    out = _build(setup, str(setup['root'] / 'parallel'), '--workers', '2',
-                 '--chunk-size', '4', '--dtype', 'fp32')
+    out = _build(
+        setup,
+        str(setup['root'] / 'parallel'),
+        workers=2,
+        chunk_size=4,
+        dtype='fp32')
     printed = capsys.readouterr().out
     assert '12 samples x 162 views x 100 classes' in printed
     assert 'on 2 process(es)' in printed
@@ -308,25 +309,3 @@ def test_two_worker_processes(setup, banks, capsys):
     parallel = TeacherBank.open(out, expect=expect).array
     single = TeacherBank.open(banks['fp32'], expect=expect).array
     assert np.array_equal(parallel, single)
-
-
-def test_command_line(setup):
-    """The program as users run it, in a fresh process."""
-    out = str(setup['root'] / 'cli')
-    result = subprocess.run([
-        sys.executable,
-        osp.join(REPO, 'tools', 'build_teacher_bank.py'), setup['config'],
-        '--out', out, '--device', 'cpu', '--cfg-options',
-        'train_dataloader.dataset.indices=3'
-    ],
-                            capture_output=True,
-                            text=True,
-                            cwd=REPO)
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert '3 samples x 162 views x 100 classes, float16, 0.1 MiB' in \
-        result.stdout
-    assert 'Teacher bank complete' in result.stdout
-    cfg = Config.fromfile(setup['config'])
-    cfg.train_dataloader.dataset.indices = 3
-    bank = TeacherBank.open(out, expect=TeacherBank.expect_from_config(cfg))
-    assert bank.array.shape == (3, 162, 100)

@@ -12,6 +12,7 @@ from mmcv.transforms import Compose
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
 
+from mmenergykd.apis import build_teacher_bank
 from mmenergykd.datasets import recording_pipeline
 from mmenergykd.datasets.transforms import REPLAY_KEY
 from mmenergykd.models.teacher_bank import (TeacherBank, encode_topk,
@@ -19,7 +20,6 @@ from mmenergykd.models.teacher_bank import (TeacherBank, encode_topk,
 from mmenergykd.registry import DATASETS, MODELS, TRANSFORMS
 from tests.helpers import (make_imagenet_folder, save_tiny_teacher,
                            tiny_classifier)
-from tests.test_tools.tool_import import import_tool_module
 
 PIPELINE = [
     dict(type='LoadImageFromFile'),
@@ -149,11 +149,15 @@ def sampled(tmp_path_factory):
     config = str(root / 'cfg.py')
     cfg.dump(config)
     out = str(root / 'bank')
-    import_tool_module('build_teacher_bank').main([
-        config, '--out', out, '--device', 'cpu', '--dtype', 'fp32',
-        '--sampled-crops', '4', '--topk', '5', '--chunk-size', '2',
-        '--batch-size', '16'
-    ])
+    build_teacher_bank(
+        config,
+        out,
+        device='cpu',
+        dtype='fp32',
+        sampled_crops=4,
+        topk=5,
+        chunk_size=2,
+        batch_size=16)
     return dict(config=config, out=out, ckpt=ckpt)
 
 
@@ -204,7 +208,5 @@ def test_sampled_bank_matches_live_teacher(sampled):
 
 def test_exact_bank_refuses_random_resized_crop(sampled, tmp_path):
     with pytest.raises(ValueError, match='--sampled-crops'):
-        import_tool_module('build_teacher_bank').main([
-            sampled['config'], '--out',
-            str(tmp_path / 'b'), '--device', 'cpu'
-        ])
+        build_teacher_bank(
+            sampled['config'], str(tmp_path / 'b'), device='cpu')

@@ -8,8 +8,9 @@ A bank is a directory ``BANK/``:
   (the dataset config without its pipeline), ``dataset_len``, ``pipeline``
   (the training pipeline's transforms and their settings),
   ``data_preprocessor``, ``num_views``, ``num_classes``, ``dtype``,
-  ``shape``, ``nbytes``, ``index`` and the completeness marker
-  ``complete``.
+  ``shape``, ``nbytes``, ``index``, ``config`` and ``cfg_options`` (what
+  built it), ``checksums`` (the CRC-32 of every chunk of every array file,
+  see :mod:`.integrity`) and the completeness marker ``complete``.
 - ``logits.bin`` (``kind: exact``): the teacher's logits, a C-order array
   of ``shape`` ``(dataset_len, num_views, num_classes)`` and ``dtype``
   (``float16`` or ``float32``): the index is dense, row
@@ -25,10 +26,13 @@ A bank is a directory ``BANK/``:
 While it is built the directory is ``BANK.partial/`` (``complete: false``,
 plus ``progress/chunk_*.json``, one per finished chunk of samples); it is
 renamed to ``BANK`` only when every chunk is written and checked.
+Version 2 added ``checksums``; a version-1 bank cannot prove its contents
+and is refused (rebuild it).
 """
 import json
 import os.path as osp
-from typing import Dict, List, Tuple
+import shlex
+from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
@@ -37,11 +41,12 @@ from mmenergykd.utils.atomic_files import atomic_write_text
 __all__ = [
     'FORMAT', 'VERSION', 'HEADER', 'LOGITS', 'PROGRESS', 'IDENTITY_KEYS',
     'DTYPES', 'layout', 'arrays_entry', 'partial_path', 'read_header',
-    'write_json_atomic', 'describe_differences', 'rebuild_command'
+    'write_json_atomic', 'describe_differences', 'build_command',
+    'rebuild_command'
 ]
 
 FORMAT = 'mmenergykd-teacher-bank'
-VERSION = 1
+VERSION = 2
 HEADER = 'header.json'
 LOGITS = 'logits.bin'
 PROGRESS = 'progress'
@@ -121,7 +126,69 @@ def describe_differences(header: Dict, expect: Dict) -> List[str]:
     return out
 
 
+def _option_value(value: object) -> str:
+    """``value`` as MMEngine's ``DictAction`` reads it back."""
+    if isinstance(value, (list, tuple)):
+        inner = ','.join(_option_value(v) for v in value)
+        return f'[{inner}]' if isinstance(value, list) else f'({inner})'
+    return str(value)
+
+
+def _settings_flags(header: Dict) -> List[str]:
+    """The builder's flags that reproduce ``header``'s settings."""
+    dtypes = {v: k for k, v in DTYPES.items()}
+    flags = ['--dtype', dtypes.get(header.get('dtype'), 'fp16')]
+    if int(header.get('chunk_size', 64)) != 64:
+        flags += ['--chunk-size', str(header['chunk_size'])]
+    if header.get('kind') == 'sampled':
+        flags += [
+            '--sampled-crops',
+            str(header['num_crops']), '--view-seed',
+            str(header['view_seed']), '--topk',
+            str(header['topk']), '--energy-temperature',
+            str(header['energy_temperature'])
+        ]
+    options = header.get('cfg_options') or {}
+    if options:
+        flags.append('--cfg-options')
+        flags += [f'{k}={_option_value(v)}' for k, v in options.items()]
+    return flags
+
+
+def build_command(path: str,
+                  header: Optional[Dict] = None,
+                  config: Optional[str] = None,
+                  resume: bool = False,
+                  remove: Optional[str] = None) -> str:
+    """The shell command that builds (or repairs) the bank ``path``.
+
+    Args:
+        path (str): The bank (``--out``).
+        header (dict, optional): A header whose settings (dtype, chunk
+            size, sampled-bank settings, the build's ``--cfg-options``) the
+            command keeps; its ``config`` is used when ``config`` is None.
+        config (str, optional): The config to build from.
+        resume (bool): Add ``--resume`` (finish an interrupted build, or
+            check a finished bank and rebuild only its damaged chunks).
+        remove (str, optional): A folder to delete first (``rm -r``).
+
+    Returns:
+        str: The command, quoted for a POSIX shell.
+    """
+    header = header or {}
+    config = config or header.get('config') or 'CONFIG'
+    words = ['python', 'tools/build_teacher_bank.py', config, '--out', path]
+    if header:
+        words += _settings_flags(header)
+    if resume:
+        words.append('--resume')
+    command = ' '.join(shlex.quote(w) for w in words)
+    if remove:
+        command = f'rm -r {shlex.quote(remove)} && {command}'
+    return command
+
+
 def rebuild_command(path: str, expect: Dict) -> str:
-    """The command that (re)builds the bank ``path`` for ``expect``."""
-    config = expect.get('_config') or 'CONFIG'
-    return f'python tools/build_teacher_bank.py {config} --out {path}'
+    """The command that builds the bank ``path`` for ``expect`` (the
+    config of :func:`~.expect.expect_from_config`)."""
+    return build_command(path, config=expect.get('_config'))

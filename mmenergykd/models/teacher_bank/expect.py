@@ -29,11 +29,29 @@ _NOT_IDENTITY = ('pipeline', 'serialize_data', 'lazy_init', 'max_refetch',
                  'test_mode')
 
 
-def _plain(obj: object) -> object:
-    """``obj`` as JSON gives it back (tuples -> lists, ConfigDict -> dict)."""
+def _plain(obj: object, drop: Sequence[str] = ()) -> object:
+    """``obj`` as JSON gives it back (tuples -> lists, ConfigDict -> dict),
+    in the form a bank compares: without the registry scopes (the
+    ``_scope_`` MMEngine adds to the dicts of a config inherited through
+    ``package::``, and a ``scope.`` prefix of ``type``), which name where a
+    class is looked up, not what it computes; ``drop``: keys removed at
+    every level."""
     if isinstance(obj, ConfigDict):
         obj = obj.to_dict()
-    return json.loads(json.dumps(obj, default=str, sort_keys=True))
+    return _unscoped(
+        json.loads(json.dumps(obj, default=str, sort_keys=True)),
+        ('_scope_', ) + tuple(drop))
+
+
+def _unscoped(obj: object, drop: Sequence[str]) -> object:
+    if isinstance(obj, list):
+        return [_unscoped(v, drop) for v in obj]
+    if not isinstance(obj, dict):
+        return obj
+    out = {k: _unscoped(v, drop) for k, v in obj.items() if k not in drop}
+    if isinstance(out.get('type'), str):
+        out['type'] = out['type'].split('.')[-1]
+    return out
 
 
 def file_sha256(path: str, block: int = 1 << 22) -> str:
@@ -47,7 +65,7 @@ def file_sha256(path: str, block: int = 1 << 22) -> str:
 
 def canonical_pipeline(pipeline: Sequence[dict]) -> List[dict]:
     """The pipeline's transforms and settings as a bank records them:
-    scope prefixes dropped, recording transforms named as the plain ones,
+    scopes dropped, recording transforms named as the plain ones,
     ``PackInputs`` without ``meta_keys`` (metadata only)."""
     out = []
     for transform in _plain(list(pipeline)):
@@ -88,7 +106,8 @@ def teacher_checkpoint_of(model_cfg: dict) -> str:
 def data_preprocessor_of(cfg: Config) -> dict:
     """The distiller's data preprocessor config: ``model.data_preprocessor``,
     else the config's ``data_preprocessor`` (the Runner merges it), else
-    the student's; type ``mmpretrain.ClsDataPreprocessor`` by default."""
+    the student's; type ``ClsDataPreprocessor`` (MMPretrain's) by default,
+    scopes dropped."""
     model_cfg = cfg.model
     found = model_cfg.get('data_preprocessor') or cfg.get(
         'data_preprocessor') or resolve_model_cfg(
@@ -121,7 +140,11 @@ def expect_from_config(cfg: Config,
     expect = dict(
         teacher=dict(
             checkpoint_sha256=file_sha256(teacher_checkpoint_of(cfg.model)),
-            model=_plain(resolve_model_cfg(cfg.model['teacher'], 'teacher'))),
+            # init_cfg: how weights start, overwritten by the checkpoint
+            # (its SHA-256 above stands for the weights)
+            model=_plain(
+                resolve_model_cfg(cfg.model['teacher'], 'teacher'),
+                drop=('init_cfg', ))),
         dataset=_plain({
             k: v
             for k, v in dict(dataset).items() if k not in _NOT_IDENTITY

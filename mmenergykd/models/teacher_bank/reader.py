@@ -1,16 +1,19 @@
 # Copyright (c) mmenergykd contributors. All rights reserved.
 """Read a finished teacher bank: checks on open, logits by (sample, view)."""
+import glob
 import os.path as osp
-from typing import Dict, Iterator, Optional, Sequence, Tuple, Union
+import time
+from typing import Dict, Iterable, Iterator, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
 from torch import Tensor
 
 from .bank_format import (DTYPES, FORMAT, HEADER, VERSION, arrays_entry,
-                          describe_differences, layout, partial_path,
-                          read_header, rebuild_command)
+                          build_command, describe_differences, layout,
+                          partial_path, read_header)
 from .expect import expect_from_config
+from .integrity import BankDamagedError, chunk_bounds, damaged_chunks
 from .topk import reconstruct_logits
 
 __all__ = ['TeacherBank']
@@ -21,12 +24,25 @@ def _meta(sample: object, key: str) -> Optional[object]:
     return metainfo.get(key) if isinstance(metainfo, dict) else None
 
 
+def _config_of(expect: Dict) -> Optional[str]:
+    config = expect.get('_config')
+    return config if config and config != 'CONFIG' else None
+
+
+def _read_or_none(folder: str) -> Optional[Dict]:
+    try:
+        return read_header(folder)
+    except (OSError, ValueError):
+        return None
+
+
 class TeacherBank:
     """The teacher's logits for every (sample, view) of a training set.
 
     Open with :meth:`open`, which refuses a bank that does not fit the
-    config or is not complete. The array is memory-mapped read-only and
-    re-opened after pickling or copying (no copy of the data is made).
+    config, is not complete, or whose bytes do not match the checksums of
+    its header. The array is memory-mapped read-only and re-opened after
+    pickling or copying (no copy of the data is made).
 
     Args:
         path (str): The bank directory.
@@ -42,17 +58,26 @@ class TeacherBank:
         self.num_samples, self.num_views, self.num_classes = header['shape']
         self.dtype = np.dtype(header['dtype'])
         self.kind = header.get('kind', 'exact')
+        self.chunk_size = int(header['chunk_size'])
         self._arrays: Optional[Dict[str, np.ndarray]] = None
 
     @classmethod
-    def open(cls, path: str, *, expect: Dict) -> 'TeacherBank':
-        """Open the bank at ``path`` after checking it fits ``expect``.
+    def open(cls,
+             path: str,
+             *,
+             expect: Dict,
+             verify: bool = True) -> 'TeacherBank':
+        """Open the bank at ``path`` after checking it fits ``expect`` and
+        (``verify``) that every chunk matches its checksum.
 
         Args:
             path (str): The bank directory (``--out`` of
                 ``tools/build_teacher_bank.py``).
             expect (dict): What the bank must hold, from
-                :func:`expect_from_config`.
+                :func:`expect_from_config` (``{}``: only the bank's own
+                checks).
+            verify (bool): Check every chunk's CRC-32 (see
+                :meth:`damaged_chunks` to check a share of them).
 
         Returns:
             TeacherBank: The opened bank.
@@ -60,63 +85,159 @@ class TeacherBank:
         Raises:
             FileNotFoundError: No bank at ``path`` (or only an interrupted
                 build of it).
-            ValueError: The bank is incomplete, truncated, of another format,
-                or built with another teacher checkpoint, dataset, split,
-                pipeline or preprocessing; the message names each difference
-                and the command that rebuilds the bank.
+            BankDamagedError: Truncated, or chunks that fail their
+                checksums, or a bank without checksums (built before they
+                were kept); the message names the command that repairs it.
+            ValueError: No or an unreadable header, an incomplete bank, or
+                one built with another teacher checkpoint, dataset, split,
+                pipeline or preprocessing; the message names each
+                difference and the command that rebuilds the bank.
         """
-        rebuild = rebuild_command(path, expect)
-        header = cls._checked_header(path, rebuild)
+        header = cls._checked_header(path, expect)
         differences = describe_differences(header, expect)
         if differences:
             raise ValueError(
                 f'The teacher bank {path!r} does not fit this config:\n  ' +
-                '\n  '.join(differences) +
-                f'\nRebuild it for this config: {rebuild}')
-        return cls(path, header)
+                '\n  '.join(differences) + '\nRebuild it for this config: ' +
+                build_command(path, header, _config_of(expect), remove=path) +
+                '\n(or build one at another --out and set '
+                '`model.teacher_bank` to it).')
+        bank = cls(path, header)
+        bank.check_sizes(expect)
+        if verify:
+            bank.verify(expect=expect)
+        return bank
 
     @staticmethod
-    def _checked_header(path: str, rebuild: str) -> Dict:
+    def _checked_header(path: str, expect: Dict) -> Dict:
+        config = _config_of(expect)
+        fresh = build_command(path, config=config, remove=path)
         if not osp.isfile(osp.join(path, HEADER)):
-            hint = ''
-            if osp.isdir(partial_path(path)):
-                hint = (f' An interrupted build is at '
-                        f'{partial_path(path)!r}: finish it with '
-                        f'`{rebuild} --resume`.')
+            partial = partial_path(path)
+            if osp.isdir(path) and glob.glob(osp.join(path, '*.bin')):
+                raise ValueError(
+                    f'The teacher bank {path!r} has no {HEADER} (its '
+                    f'array files are there): without its header it cannot '
+                    f'be checked or used. Build it again: {fresh}')
+            if osp.isdir(partial):
+                resume = build_command(
+                    path, _read_or_none(partial), config, resume=True)
+                raise FileNotFoundError(
+                    f'No teacher bank at {path!r}: its build at {partial!r} '
+                    f'did not finish. Finish it: {resume}')
             raise FileNotFoundError(
-                f'No teacher bank at {path!r} (no {HEADER}).{hint} Build it '
-                f'with `{rebuild}`.')
+                f'No teacher bank at {path!r} (no {HEADER}). Build it: '
+                f'{build_command(path, config=config)}')
         try:
             header = read_header(path)
         except ValueError as err:
             raise ValueError(f'The teacher bank header {path}/{HEADER} is '
-                             f'not valid JSON ({err}). Rebuild it: '
-                             f'{rebuild}') from err
+                             f'not valid JSON ({err}). Build the bank again: '
+                             f'{fresh}') from err
+        fresh = build_command(path, header, config, remove=path)
         if header.get('format') != FORMAT or header.get('version') != VERSION:
             raise ValueError(
                 f'{path!r} is not a version-{VERSION} teacher bank (format '
                 f"{header.get('format')!r}, version "
-                f"{header.get('version')!r}). Rebuild it: {rebuild}")
-        if header.get('complete') is not True:
+                f"{header.get('version')!r}; version {VERSION} keeps the "
+                'checksums that prove its contents). Build it again: '
+                f'{fresh}')
+        if header.get('complete') is not True or 'checksums' not in header:
             raise ValueError(
                 f'The teacher bank {path!r} is not complete (its build did '
-                f'not finish); it is never used. Rebuild it: {rebuild}')
+                f'not finish); it is never used. Build it again: {fresh}')
         if header.get('dtype') not in DTYPES.values():
             raise ValueError(f"The teacher bank {path!r} has dtype "
-                             f"{header.get('dtype')!r}. Rebuild it: "
-                             f'{rebuild}')
-        for name, entry in arrays_entry(header).items():
-            file = osp.join(path, entry['file'])
-            size = osp.getsize(file) if osp.isfile(file) else None
-            if header.get('arrays', {}).get(name) != entry or \
-                    size != entry['nbytes']:
-                raise ValueError(
-                    f'The teacher bank {path!r} is truncated or damaged: '
-                    f"{entry['file']} has {size} bytes, the header says "
-                    f"{entry['nbytes']} (shape {entry['shape']}, "
-                    f"{entry['dtype']}). It is never used. Rebuild it: "
-                    f'{rebuild}')
+                             f"{header.get('dtype')!r}. Build it again: "
+                             f'{fresh}')
+        if any(
+                header.get('arrays', {}).get(name) != entry
+                for name, entry in arrays_entry(header).items()):
+            raise ValueError(
+                f'The teacher bank {path!r} has a header whose `arrays` do '
+                f'not match its shape and dtype. Build it again: {fresh}')
         return header
+
+    def repair_command(self, expect: Optional[Dict] = None) -> str:
+        """The command that rebuilds only the damaged chunks (``--resume``
+        on the finished bank), with the config that built it (if it is
+        still there) and its settings."""
+        config = self.header.get('config')
+        if not (config and osp.isfile(config)):
+            config = _config_of(expect or {})
+        return build_command(self.path, self.header, config, resume=True)
+
+    def check_sizes(self, expect: Optional[Dict] = None) -> None:
+        """Refuse array files whose size is not the header's."""
+        for entry in self.header['arrays'].values():
+            file = osp.join(self.path, entry['file'])
+            size = osp.getsize(file) if osp.isfile(file) else None
+            if size != entry['nbytes']:
+                raise BankDamagedError(
+                    f'The teacher bank {self.path!r} is truncated or '
+                    f"damaged: {entry['file']} has {size} bytes, the header "
+                    f"says {entry['nbytes']} (shape {entry['shape']}, "
+                    f"{entry['dtype']}). It is never used. Rebuild the "
+                    'chunks that fail their checksums: '
+                    f'{self.repair_command(expect)}')
+
+    @property
+    def num_chunks(self) -> int:
+        """How many chunks (of ``chunk_size`` samples) have a checksum."""
+        return -(-self.num_samples // self.chunk_size)
+
+    def damaged_chunks(self,
+                       chunks: Optional[Iterable[int]] = None
+                       ) -> Dict[int, list]:
+        """The chunks of ``chunks`` (default: all) whose bytes fail their
+        CRC-32, each with the files that fail."""
+        return damaged_chunks(self.path, self.header, chunks)
+
+    def damage_error(self,
+                     damaged: Dict[int, list],
+                     expect: Optional[Dict] = None) -> BankDamagedError:
+        """The error naming ``damaged`` chunks, their samples and the
+        command that rebuilds just them."""
+        lines = []
+        for chunk in sorted(damaged)[:10]:
+            start, stop = chunk_bounds(self.num_samples, self.chunk_size,
+                                       chunk)
+            lines.append(f'chunk {chunk}: samples {start}..{stop - 1} '
+                         f"({', '.join(damaged[chunk])})")
+        if len(damaged) > 10:
+            lines.append(f'... {len(damaged) - 10} more')
+        return BankDamagedError(
+            f'The teacher bank {self.path!r} is damaged: {len(damaged)} of '
+            f'{self.num_chunks} chunks do not match the checksums of its '
+            'header:\n  ' + '\n  '.join(lines) +
+            '\nIt is never used damaged. Rebuild just these chunks: '
+            f'{self.repair_command(expect)}')
+
+    def verify(self,
+               chunks: Optional[Iterable[int]] = None,
+               expect: Optional[Dict] = None) -> Dict[str, float]:
+        """Check ``chunks`` (default: all) against their checksums.
+
+        Args:
+            chunks (Iterable[int], optional): The chunks to check.
+            expect (dict, optional): For the repair command's config.
+
+        Returns:
+            dict: ``chunks`` checked, ``bytes`` read, ``seconds`` taken.
+
+        Raises:
+            BankDamagedError: A chunk fails its checksum.
+        """
+        chunks = range(self.num_chunks) if chunks is None else list(chunks)
+        tic = time.perf_counter()
+        damaged = self.damaged_chunks(chunks)
+        if damaged:
+            raise self.damage_error(damaged, expect)
+        share = len(chunks) / max(self.num_chunks, 1)
+        return dict(
+            chunks=len(chunks),
+            bytes=self.header['nbytes'] * share,
+            seconds=time.perf_counter() - tic)
 
     @property
     def arrays(self) -> Dict[str, np.ndarray]:

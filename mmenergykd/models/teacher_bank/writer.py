@@ -5,7 +5,6 @@ import json
 import os
 import os.path as osp
 import shutil
-import zlib
 from typing import Dict, List, Optional, Union
 
 import numpy as np
@@ -13,8 +12,10 @@ from torch import Tensor
 
 from mmenergykd.utils.atomic_files import fsync_path
 from .bank_format import (FORMAT, HEADER, IDENTITY_KEYS, PROGRESS, VERSION,
-                          arrays_entry, describe_differences, layout,
-                          partial_path, read_header, write_json_atomic)
+                          arrays_entry, build_command, describe_differences,
+                          layout, partial_path, read_header, write_json_atomic)
+from .integrity import (ALGORITHM, array_chunk_crcs, chunk_bounds,
+                        file_chunk_crcs)
 from .topk import encode_topk, topk_kl
 
 __all__ = ['BankWriter']
@@ -30,11 +31,14 @@ class BankWriter:
 
     The samples are cut into chunks of ``chunk_size`` consecutive indices;
     each process writes whole chunks into the shared array files and marks
-    each with ``progress/chunk_XXXXXX.json`` (its CRC-32 and optional
-    statistics, summed into the header's ``stats``) once the data is
-    flushed. :meth:`finalize` checks every chunk against its CRC, marks the
-    header complete and renames the directory. A resumed build skips the
-    marked chunks.
+    each with ``progress/chunk_XXXXXX.json`` (the CRC-32 of each array's
+    rows and optional statistics, summed into the header's ``stats``) once
+    the data is flushed. :meth:`finalize` checks every chunk against its
+    CRC, keeps the CRCs in the header (``checksums``: the bank proves its
+    contents whenever it is opened), marks the header complete and renames
+    the directory. A resumed build skips the marked chunks; resuming a
+    finished bank checks it and rebuilds only the chunks that do not match
+    their checksums (a damaged or truncated bank is repaired in place).
 
     Args:
         path (str): The bank directory to make.
@@ -42,7 +46,8 @@ class BankWriter:
             ``pipeline``, ``data_preprocessor``, ``dataset_len``,
             ``num_views``, ``num_classes``, ``dtype``, ``chunk_size``,
             ``kind``; a sampled bank also ``topk``, ``energy_temperature``,
-            ``num_crops``, ``view_seed``).
+            ``num_crops``, ``view_seed``; optionally ``config`` and
+            ``cfg_options``, which the messages' commands repeat).
     """
 
     def __init__(self, path: str, header: Dict):
@@ -64,17 +69,46 @@ class BankWriter:
 
     def chunk_range(self, chunk: int) -> range:
         """The sample indices of ``chunk``."""
-        start = chunk * self.chunk_size
-        return range(start, min(start + self.chunk_size, self.shape[0]))
+        return range(*chunk_bounds(self.shape[0], self.chunk_size, chunk))
 
     def _marker(self, chunk: int) -> str:
         return osp.join(self.tmp, PROGRESS, f'chunk_{chunk:06d}.json')
 
+    def command(self,
+                resume: bool = False,
+                remove: Optional[str] = None) -> str:
+        """The builder's command for this bank (see :func:`build_command`)."""
+        return build_command(
+            self.path, self.header, resume=resume, remove=remove)
+
     def create(self, resume: bool = False) -> None:
         """Start the build, or with ``resume`` continue an interrupted one
-        (refused when it was started for another header)."""
+        or repair a finished one (refused when it was made for another
+        header). Every refusal names the command that works."""
+        if osp.exists(self.path):
+            if not resume:
+                raise FileExistsError(
+                    f'{self.path!r} exists. To check it and rebuild only the '
+                    f'chunks that fail their checksums: '
+                    f'{self.command(resume=True)}\nTo build it again from '
+                    f'scratch: {self.command(remove=self.path)}\n(or '
+                    'choose another --out).')
+            self._reopen_finished()
+        if osp.isdir(self.tmp) and not osp.isfile(osp.join(self.tmp, HEADER)):
+            self._drop_headerless_partial()
+        if osp.isdir(self.tmp):
+            if not resume:
+                raise FileExistsError(
+                    f'An interrupted build is at {self.tmp!r}. Finish it: '
+                    f'{self.command(resume=True)}\nor start again: '
+                    f'{self.command(remove=self.tmp)}')
+            self._resume_partial()
+            return
+        self._create_new()
+
+    def _full_header(self) -> Dict:
         arrays = arrays_entry(self.header)
-        header = dict(
+        return dict(
             self.header,
             format=FORMAT,
             version=VERSION,
@@ -82,31 +116,105 @@ class BankWriter:
             nbytes=sum(a['nbytes'] for a in arrays.values()),
             index='dense: row sample_idx * num_views + view',
             complete=False)
-        if osp.exists(self.path):
-            raise FileExistsError(
-                f'{self.path!r} exists; delete it or choose another --out.')
-        if osp.isdir(self.tmp):
-            if not resume:
-                raise FileExistsError(
-                    f'An interrupted build is at {self.tmp!r}: pass --resume '
-                    'to finish it, or delete it to start again.')
-            old = read_header(self.tmp)
-            diff = describe_differences(
-                old, {k: header.get(k, '<unset>')
-                      for k in _RESUME_KEYS})
-            if diff:
-                raise ValueError(
-                    f'Cannot resume {self.tmp!r}: it was started for '
-                    'another teacher / data / setting:\n  ' +
-                    '\n  '.join(diff) + '\nDelete it to start again.')
-            self.header = old
-            return
+
+    def _create_new(self) -> None:
+        header = self._full_header()
         os.makedirs(osp.join(self.tmp, PROGRESS))
-        for entry in arrays.values():
+        for entry in header['arrays'].values():
             with open(osp.join(self.tmp, entry['file']), 'wb') as f:
                 f.truncate(entry['nbytes'])
         write_json_atomic(osp.join(self.tmp, HEADER), header)
         self.header = header
+
+    def _read_old_header(self, folder: str) -> Dict:
+        """The header of ``folder`` (an earlier build of this bank),
+        refused unless it is this version and was made for this header."""
+        fresh = self.command(remove=folder)
+        try:
+            old = read_header(folder)
+        except (OSError, ValueError) as err:
+            raise ValueError(
+                f'{folder}/{HEADER} cannot be read ({err}); the build in '
+                f'{folder!r} cannot be checked. Start again: {fresh}') from err
+        if old.get('format') != FORMAT or old.get('version') != VERSION:
+            raise ValueError(
+                f'{folder!r} was made by another version of the builder '
+                f"(format {old.get('format')!r}, version "
+                f"{old.get('version')!r}, this one writes {VERSION}). "
+                f'Start again: {fresh}')
+        diff = describe_differences(
+            old,
+            {k: self._full_header().get(k, '<unset>')
+             for k in _RESUME_KEYS})
+        if diff:
+            raise ValueError(
+                f'Cannot resume {folder!r}: it was made for another teacher '
+                '/ data / setting:\n  ' + '\n  '.join(diff) +
+                f'\nBuild this config\'s bank from scratch: {fresh}\n(or '
+                'choose another --out, or resume with the settings above).')
+        return old
+
+    def _reopen_finished(self) -> None:
+        """Turn the finished bank back into a build (``.partial``) whose
+        chunks are then checked against the header's checksums."""
+        if osp.isdir(self.tmp):
+            raise FileExistsError(
+                f'Both {self.path!r} and an interrupted build '
+                f'{self.tmp!r} exist. Remove the build and check the bank: '
+                f'rm -r {self.tmp} && {self.command(resume=True)}')
+        old = self._read_old_header(self.path)
+        if 'checksums' not in old:
+            raise ValueError(
+                f'{self.path!r} has no checksums in its header; it cannot '
+                'be checked chunk by chunk. Build it again: '
+                f'{self.command(remove=self.path)}')
+        os.replace(self.path, self.tmp)
+        fsync_path(osp.dirname(osp.abspath(self.path)))
+        write_json_atomic(
+            osp.join(self.tmp, HEADER), dict(old, complete=False))
+
+    def _drop_headerless_partial(self) -> None:
+        """A build stopped between creating its folder and writing its
+        header holds nothing computed: remove it and start again."""
+        marked = glob.glob(osp.join(self.tmp, PROGRESS, 'chunk_*.json'))
+        if marked:
+            raise ValueError(
+                f'{self.tmp!r} has {len(marked)} finished chunk(s) but no '
+                f'{HEADER}, so they cannot be checked. Start again: '
+                f'{self.command(remove=self.tmp)}')
+        print(
+            f'{self.tmp!r} has no {HEADER} (its build stopped before '
+            'writing one; nothing was computed): removed, starting again.',
+            flush=True)
+        shutil.rmtree(self.tmp)
+
+    def _resume_partial(self) -> None:
+        """Continue the build in ``.partial``: keep its header, give each
+        array file its size, and mark the unmarked chunks that match the
+        header's checksums (a finished bank being repaired)."""
+        self.header = self._read_old_header(self.tmp)
+        os.makedirs(osp.join(self.tmp, PROGRESS), exist_ok=True)
+        for entry in self.header['arrays'].values():
+            file = osp.join(self.tmp, entry['file'])
+            if not osp.isfile(file) or \
+                    osp.getsize(file) != entry['nbytes']:
+                with open(file, 'ab') as f:
+                    f.truncate(entry['nbytes'])
+        stored = self.header.get('checksums', {}).get('chunks')
+        if not stored:
+            return
+        todo = sorted(set(range(self.num_chunks)) - set(self.done_chunks()))
+        read = file_chunk_crcs(self.tmp, self.header, todo)
+        for i, chunk in enumerate(todo):
+            crcs = {name: read[name][i] for name in stored}
+            if all(crcs[name] == stored[name][chunk] for name in stored):
+                start, stop = chunk_bounds(self.shape[0], self.chunk_size,
+                                           chunk)
+                # stats None: the chunk holds what the header's stats
+                # already count.
+                write_json_atomic(
+                    self._marker(chunk),
+                    dict(start=start, stop=stop, crc32=crcs, stats=None))
 
     def done_chunks(self) -> List[int]:
         """The chunks already written (marked)."""
@@ -132,14 +240,6 @@ class BankWriter:
     def array(self) -> np.ndarray:
         """The logits array of an exact bank."""
         return self.arrays['logits']
-
-    @staticmethod
-    def _crc(arrays: Dict[str, np.ndarray], rows: range) -> int:
-        crc = 0
-        for name in sorted(arrays):
-            crc = zlib.crc32(
-                np.ascontiguousarray(arrays[name][rows.start:rows.stop]), crc)
-        return crc
 
     def encode(self, logits: Tensor, stats: Dict) -> Dict[str, np.ndarray]:
         """The bank's arrays for a batch of float32 logits (B, C); a
@@ -183,35 +283,46 @@ class BankWriter:
             dict(
                 start=rows.start,
                 stop=rows.stop,
-                crc32=self._crc(self.arrays, rows),
+                crc32=array_chunk_crcs(self.arrays, rows.start, rows.stop),
                 stats=stats or {}))
 
     def finalize(self) -> None:
-        """Check every chunk, mark the bank complete, rename it to
-        ``path``."""
+        """Check every chunk against its marker's CRCs (read back from the
+        files), keep the CRCs in the header, mark the bank complete and
+        rename it to ``path``."""
         missing = sorted(set(range(self.num_chunks)) - set(self.done_chunks()))
         if missing:
             raise RuntimeError(
                 f'{len(missing)} of {self.num_chunks} chunks are not written '
-                f'yet (first: {missing[:5]}); run the build again with '
-                '--resume.')
-        arrays = self._open('r')
-        stats: Dict = {}
+                f'yet (first: {missing[:5]}); finish the build: '
+                f'{self.command(resume=True)}')
+        self._arrays = None  # flushed by write_chunk; read from the files
+        read = file_chunk_crcs(self.tmp, self.header, range(self.num_chunks))
+        stats: Optional[Dict] = {}
+        crcs: Dict[str, List[int]] = {name: [] for name in read}
         for chunk in range(self.num_chunks):
             with open(self._marker(chunk), encoding='utf-8') as f:
                 marker = json.load(f)
-            _add_into(stats, marker.get('stats', {}))
-            if self._crc(arrays, self.chunk_range(chunk)) != marker['crc32']:
-                os.remove(self._marker(chunk))
-                raise RuntimeError(
-                    f'Chunk {chunk} of {self.tmp!r} does not match its '
-                    'checksum (a write was lost); it is unmarked: run the '
-                    'build again with --resume.')
-        del arrays
+            if marker.get('stats') is None:  # kept from a repaired bank
+                stats = None
+            elif stats is not None:
+                _add_into(stats, marker['stats'])
+            for name in read:
+                if read[name][chunk] != marker['crc32'][name]:
+                    os.remove(self._marker(chunk))
+                    raise RuntimeError(
+                        f'Chunk {chunk} of {self.tmp!r} does not match its '
+                        'checksum (a write was lost); it is unmarked: '
+                        f'{self.command(resume=True)}')
+                crcs[name].append(read[name][chunk])
         shutil.rmtree(osp.join(self.tmp, PROGRESS))
         write_json_atomic(
             osp.join(self.tmp, HEADER),
-            dict(self.header, stats=stats, complete=True))
+            dict(
+                self.header,
+                stats=self.header.get('stats', {}) if stats is None else stats,
+                checksums=dict(algorithm=ALGORITHM, chunks=crcs),
+                complete=True))
         os.replace(self.tmp, self.path)
         fsync_path(osp.dirname(osp.abspath(self.path)))
 

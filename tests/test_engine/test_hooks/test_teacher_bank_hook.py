@@ -6,9 +6,9 @@ import torch
 from mmengine.config import Config
 from mmengine.runner import Runner
 
+from mmenergykd.apis import build_teacher_bank
 from tests.helpers import (make_cifar100_folder, save_openmmlab_checkpoint,
                            unique_experiment_name)
-from tests.test_tools.tool_import import import_tool_module
 
 NET = dict(
     type='ImageClassifier',
@@ -81,8 +81,7 @@ def setup(tmp_path_factory):
     ckpt = save_openmmlab_checkpoint(teacher, str(root / 'teacher.pth'))
     config = _config(root / 'cfg', data, ckpt)
     bank = str(root / 'bank')
-    tool = import_tool_module('build_teacher_bank')
-    tool.main([config, '--out', bank, '--dtype', 'fp32', '--device', 'cpu'])
+    build_teacher_bank(config, bank, dtype='fp32', device='cpu')
     return dict(root=root, data=data, ckpt=ckpt, bank=bank)
 
 
