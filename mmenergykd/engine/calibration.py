@@ -122,7 +122,7 @@ def _batch_logits(model, data: dict, batch: List[int], batch_no: int,
         inputs = inputs[0]
     try:
         with autocast():
-            return model.teacher_logits_for(inputs, data_samples)
+            return model.teacher_source.logits(inputs, data_samples)
     except ValueError as err:
         more = ', ...' if len(batch) > 16 else ''
         raise ValueError(

@@ -27,7 +27,7 @@ from mmengine.model import is_model_wrapper
 from mmengine.runner import EpochBasedTrainLoop
 from torch.utils.data import DataLoader
 
-from mmenergykd.models.distillers.checkpoint_guard import CheckpointGuardMixin
+from mmenergykd.models.distillers import EnergyKDDistiller
 from mmenergykd.registry import LOOPS
 from mmenergykd.utils.seeding import (only_cpu_generators,
                                       seed_everything_for_step)
@@ -153,7 +153,7 @@ class ResumableEpochBasedTrainLoop(EpochBasedTrainLoop):
         model = self.runner.model
         if is_model_wrapper(model):
             model = model.module
-        if isinstance(model, CheckpointGuardMixin):
+        if isinstance(model, EnergyKDDistiller):
             model.check_checkpoint_compatibility()
         hub = self.runner.message_hub
         world = get_world_size()

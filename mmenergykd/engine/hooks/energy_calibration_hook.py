@@ -1,13 +1,11 @@
 # Copyright (c) mmenergykd contributors. All rights reserved.
 from typing import Optional
 
-import torch
 from mmengine.hooks import Hook
 
 from mmenergykd.engine.calibration_policy import (current_thresholds,
                                                   ensure_calibrated,
                                                   unwrap_distiller)
-from mmenergykd.models.energy import uncrossed_thresholds
 from mmenergykd.registry import HOOKS
 
 __all__ = ['EnergyCalibrationHook']
@@ -72,8 +70,4 @@ class EnergyCalibrationHook(Hook):
         # computed for (a checkpoint without them keeps these values).
         for name, (low, high) in saved.get('thresholds', {}).items():
             if name in consumers and not consumers[name].is_calibrated:
-                # Earlier releases saved crossed pairs for ratios adding up
-                # to 1: the same split, uncrossed.
-                low, high = uncrossed_thresholds(
-                    torch.tensor(float(low)), torch.tensor(float(high)))
-                consumers[name].set_thresholds(low.item(), high.item())
+                consumers[name].set_thresholds(low, high)
