@@ -144,10 +144,14 @@ def tiny_distiller_cfg(teacher_ckpt: Optional[str],
                        **kwargs) -> dict:
     """An ``EnergyKDDistiller`` dict with tiny teacher and student.
 
-    ``teacher_ckpt=None`` gives a random teacher (``allow_random_teacher``).
+    ``teacher_ckpt=None`` gives a random teacher (``teacher_settings``
+    ``allow_random``).
     """
     if teacher_ckpt is None:
-        kwargs.setdefault('allow_random_teacher', True)
+        kwargs['teacher_settings'] = {
+            'allow_random': True,
+            **kwargs.get('teacher_settings', {})
+        }
     return dict(
         type='EnergyKDDistiller',
         student=tiny_classifier(num_classes, base=4),

@@ -118,3 +118,42 @@ def test_file_and_function_sizes(limit_lines, limit_function):
                     long_functions.append(f'{module}.{node.name}: {length}')
     assert not long_files, long_files
     assert not long_functions, long_functions
+
+
+def test_distiller_composes_its_parts():
+    """No mixins: the distiller holds its parts, it does not inherit them."""
+    from mmengine.model import BaseModel
+
+    from mmenergykd.models.distillers import EnergyKDDistiller
+    assert EnergyKDDistiller.__bases__ == (BaseModel, )
+
+
+def test_no_dict_writes():
+    """Attributes are set as attributes: no ``obj.__dict__[key] = ...`` (nor
+    ``__dict__.update`` / ``setdefault``, nor ``object.__setattr__``) to slip
+    a value past ``nn.Module.__setattr__``."""
+
+    def is_dict(node):
+        return isinstance(node, ast.Attribute) and node.attr == '__dict__'
+
+    found = []
+    for module, path in _modules():
+        for node in ast.walk(ast.parse(open(path).read())):
+            targets = []
+            if isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign)):
+                targets = node.targets if isinstance(node, ast.Assign) \
+                    else [node.target]
+            writes = any(
+                isinstance(t, ast.Subscript) and is_dict(t.value)
+                for t in targets)
+            if isinstance(node, ast.Call) and isinstance(
+                    node.func, ast.Attribute):
+                func = node.func
+                writes = writes or (func.attr in ('update', 'setdefault')
+                                    and is_dict(func.value)) or (
+                                        func.attr == '__setattr__'
+                                        and isinstance(func.value, ast.Name)
+                                        and func.value.id == 'object')
+            if writes:
+                found.append(f'{module}:{node.lineno}')
+    assert not found, found

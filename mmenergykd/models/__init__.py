@@ -11,5 +11,4 @@ from .utils import *  # noqa: F401,F403
 
 __all__ = (
     augments.__all__ + backbones.__all__ + data_preprocessors.__all__ +
-    distillers.__all__ + energy.__all__ +
-    [name for name in losses.__all__ if name not in energy.__all__])
+    distillers.__all__ + energy.__all__ + losses.__all__)

@@ -125,7 +125,8 @@ def train_like_mmpretrain(path, work_dir, data, extra=()):
     cfg.merge_from_dict(options)
     if cfg.model.type == 'EnergyKDDistiller':
         cfg.model.teacher_ckpt = None
-        cfg.model.allow_random_teacher = True
+        cfg.model.teacher_settings = dict(
+            cfg.model.get('teacher_settings') or {}, allow_random=True)
     if family(path) == 'imagenet':
         shrink_imagenet(cfg)
     cfg.experiment_name = osp.basename(work_dir)

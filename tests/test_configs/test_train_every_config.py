@@ -3,8 +3,8 @@
 Through MMPretrain's own tools/train.py code path (mmpretrain_launcher.py),
 so the resumable loop and the atomic checkpoint hook must come from the
 config. The data are tiny local files and the teacher is random
-(``model.allow_random_teacher``): one epoch of two batches of two images,
-validation on two images.
+(``allow_random`` in ``model.teacher_settings``): one epoch of two batches
+of two images, validation on two images.
 """
 import glob
 import os.path as osp

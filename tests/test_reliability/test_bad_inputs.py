@@ -181,7 +181,7 @@ TEACHER_CASES = [
     # no checkpoint at all: refused instead of distilling a random teacher
     ('no_teacher_ckpt', model_edit(teacher_ckpt=None), ValueError,
      r'`model.teacher_ckpt` is not set.*random weights.*'
-     r'allow_random_teacher'),
+     r'teacher_settings=dict\(allow_random=True\)'),
     # the mmrazor way (teacher init_cfg Pretrained) is loaded strictly too,
     # where MMEngine would only log the size mismatches
     ('teacher_pretrained_wrong_arch', teacher_pretrained_edit('t34'),

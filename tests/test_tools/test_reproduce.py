@@ -45,7 +45,7 @@ def _tiny_options(data_root: str) -> list:
     options = [
         'model.student=mmenergykd::_base_/models/cifar100/resnet8.py',
         'model.teacher=mmenergykd::_base_/models/cifar100/resnet14.py',
-        'model.teacher_ckpt=None', 'model.allow_random_teacher=True',
+        'model.teacher_ckpt=None', 'model.teacher_settings.allow_random=True',
         f'train_cfg.max_epochs={MAX_EPOCHS}', 'train_dataloader.batch_size=25',
         'val_dataloader.batch_size=50', 'log_level=WARNING',
         'default_hooks.checkpoint.interval=1'

@@ -2,7 +2,6 @@
 from numbers import Integral
 from typing import Iterable, Optional, Sequence, Set
 
-import numpy as np
 from mmengine.dist import get_rank
 from mmengine.hooks import Hook
 from mmengine.runner import IterBasedTrainLoop
@@ -15,6 +14,12 @@ from mmenergykd.registry import HOOKS
 __all__ = ['HighEnergyAugmentHook']
 
 CKPT_KEY = 'high_energy_augment'
+_WHERE = 'custom_hooks, HighEnergyAugmentHook'
+
+
+def _is_int(value) -> bool:
+    """An int, NumPy's included; not a bool."""
+    return isinstance(value, Integral) and not isinstance(value, bool)
 
 
 def _check_epochs(epochs) -> Optional[Set[int]]:
@@ -23,47 +28,31 @@ def _check_epochs(epochs) -> Optional[Set[int]]:
         return None
     if isinstance(epochs, (str, bytes)) or not isinstance(epochs, Iterable):
         raise ValueError(
-            'custom_hooks, HighEnergyAugmentHook: `epochs` must be a list / '
-            f'range of 0-based epochs, or None for all, got {epochs!r}; e.g. '
-            '`epochs=range(0, 100)` or `epochs=[0, 1, 2]`.')
+            f'{_WHERE}: `epochs` must be a list / range of 0-based epochs, '
+            f'or None for all, got {epochs!r}; e.g. `epochs=range(0, 100)` '
+            'or `epochs=[0, 1, 2]`.')
     epochs = list(epochs)
-    bad = [e for e in epochs if not _is_int(e) or e < 0]
-    if bad or not epochs:
+    if not epochs or any(not _is_int(e) or e < 0 for e in epochs):
         raise ValueError(
-            'custom_hooks, HighEnergyAugmentHook: `epochs` must hold '
-            f'0-based epoch numbers (ints >= 0), got {epochs!r}. Use None '
-            'for every epoch.')
+            f'{_WHERE}: `epochs` must hold 0-based epoch numbers (ints >= '
+            f'0), got {epochs!r}. Use None for every epoch.')
     return {int(e) for e in epochs}
-
-
-def _is_int(value) -> bool:
-    """An int, NumPy's included; not a bool."""
-    return isinstance(value, Integral) and not isinstance(value, bool)
 
 
 @HOOKS.register_module()
 class HighEnergyAugmentHook(Hook):
     """Turn on HE-DA (high-energy data augmentation) for a run.
 
-    Attaches a :class:`HighEnergyAugment` to the ``EnergyKDDistiller``:
-    every step, the samples above the HE-DA energy threshold are mixed among
-    themselves, student and teacher run on them, and ``loss_heda`` (a KD
-    term, no label loss) is added. The threshold comes from the run's single
-    energy calibration pass (shared with ``EnergyCalibrationHook``; run here
-    only when that hook is absent). Logs ``heda_num`` / ``heda_share`` per
-    step and a per-epoch summary.
+    Builds a :class:`HighEnergyAugment` from ``**settings`` and attaches it
+    to the ``EnergyKDDistiller`` (``model.high_energy_augment``), which runs
+    its step every iteration: the samples above the HE-DA energy threshold
+    are mixed among themselves, student and teacher run on them, and
+    ``loss_heda`` (a KD term, no label loss) is added. The threshold comes
+    from the run's single energy calibration pass (shared with
+    ``EnergyCalibrationHook``; run here only when that hook is absent).
+    Logs ``heda_num`` / ``heda_share`` per step and a per-epoch summary.
 
     Args:
-        high_ratio (float): Share of the data counted as high energy.
-            Defaults to 0.5.
-        augment (str): ``'cutmix'`` (default) or ``'mixup'``.
-        alpha (float, optional): Beta parameter; 1.0 for CutMix and 0.2 for
-            MixUp when None.
-        kd_term (str): ``'kd'`` (vanilla KD at ``temperature``, as in the
-            release) or ``'energy'`` (the run's energy-loss temperatures).
-        temperature (float): Temperature of the ``'kd'`` term. Defaults to 4.
-        loss_weight (float): Weight of the term. Defaults to 0.9.
-        energy_temperature (float): ``T_E``. Defaults to 4.0.
         epochs (Sequence[int], optional): 0-based epochs in which HE-DA is
             active (e.g. ``range(0, 100)``); None means all.
         seed (int, optional): Seed of HE-DA's generator; defaults to the
@@ -71,10 +60,15 @@ class HighEnergyAugmentHook(Hook):
             iteration from ``(seed, rank, iteration)``, so a resumed run
             (any resume point, any number of processes) draws exactly what
             the uninterrupted run draws.
-        selection (str): ``'energy'`` (HE-DA, default) or ``'random'``: an
-            ablation control mixing as many samples per step, drawn
-            uniformly from the batch (same extra compute, no energy-based
-            choice).
+        **settings: The settings of :class:`HighEnergyAugment`, checked
+            when the hook is built: ``high_ratio`` (0.5), ``augment``
+            (``'cutmix'`` or ``'mixup'``), ``alpha``, ``kd_term`` (``'kd'``,
+            vanilla KD at ``temperature`` as in the release, or
+            ``'energy'``, the run's energy-loss temperatures),
+            ``temperature`` (4), ``loss_weight`` (0.9),
+            ``energy_temperature`` (4) and ``selection`` (``'energy'``, or
+            ``'random'``: an ablation control mixing as many samples per
+            step, drawn uniformly from the batch).
 
     Example:
         >>> custom_hooks = [dict(type='HighEnergyAugmentHook',
@@ -84,37 +78,21 @@ class HighEnergyAugmentHook(Hook):
     priority = 'NORMAL'
 
     def __init__(self,
-                 high_ratio: float = 0.5,
-                 augment: str = 'cutmix',
-                 alpha: Optional[float] = None,
-                 kd_term: str = 'kd',
-                 temperature: float = 4.0,
-                 loss_weight: float = 0.9,
-                 energy_temperature: float = 4.0,
                  epochs: Optional[Sequence[int]] = None,
                  seed: Optional[int] = None,
-                 selection: str = 'energy') -> None:
-        self.settings = dict(
-            high_ratio=high_ratio,
-            augment=augment,
-            alpha=alpha,
-            kd_term=kd_term,
-            temperature=temperature,
-            loss_weight=loss_weight,
-            energy_temperature=energy_temperature,
-            selection=selection)
-        # Validate now, before any model is built.
-        try:
-            HighEnergyAugment(**self.settings)
-        except ValueError as err:
-            raise ValueError(
-                f'custom_hooks, HighEnergyAugmentHook: {err} Fix it in the '
-                "HighEnergyAugmentHook entry of `custom_hooks`.") from err
+                 **settings) -> None:
+        try:  # validate now, before any model is built
+            HighEnergyAugment(**settings)
+        except (TypeError, ValueError) as err:
+            raise type(err)(
+                f'{_WHERE}: {err} Fix it in the HighEnergyAugmentHook entry '
+                'of `custom_hooks`.') from err
+        self.settings = settings
         self.epochs = _check_epochs(epochs)
         if seed is not None and not _is_int(seed):
             raise ValueError(
-                'custom_hooks, HighEnergyAugmentHook: `seed` must be an int '
-                f'or None (the runner\'s seed), got {seed!r}.')
+                f'{_WHERE}: `seed` must be an int or None (the runner\'s '
+                f'seed), got {seed!r}.')
         self.seed = None if seed is None else int(seed)
         self.module: Optional[HighEnergyAugment] = None
 
@@ -123,14 +101,6 @@ class HighEnergyAugmentHook(Hook):
 
     def before_run(self, runner) -> None:
         model = unwrap_distiller(runner.model)
-        if self.settings['kd_term'] == 'energy' and \
-                model.energy_loss() is None:
-            raise ValueError(
-                "HighEnergyAugmentHook(kd_term='energy') needs an "
-                'EnergyKDLoss, EnergyDKDLoss or EnergyMLKDLoss in '
-                '`model.distill_losses`; set '
-                "`kd_term='kd'` in the HighEnergyAugmentHook of "
-                '`custom_hooks` for KD / DKD runs.')
         if model.high_energy_augment is not None and \
                 model.high_energy_augment is not self.module:
             raise ValueError(
@@ -139,6 +109,7 @@ class HighEnergyAugmentHook(Hook):
                 'Keep one entry.')
         module = HighEnergyAugment(
             **self.settings, seed=self._seed(runner) + get_rank())
+        module.check_energy_loss(model.energy_loss())
         device = next(model.parameters()).device
         model.high_energy_augment = module.to(device)
         self.module = module
@@ -164,11 +135,7 @@ class HighEnergyAugmentHook(Hook):
                           runner,
                           batch_idx: int,
                           data_batch=None) -> None:
-        # Stateless stream: what a step draws depends on the step only.
-        self.module.rng = np.random.Generator(
-            np.random.PCG64(
-                [self._seed(runner) % (1 << 63),
-                 get_rank(), runner.iter]))
+        self.module.reseed(self._seed(runner), get_rank(), runner.iter)
 
     def before_train_epoch(self, runner) -> None:
         self.module.active = self.epochs is None or runner.epoch in self.epochs

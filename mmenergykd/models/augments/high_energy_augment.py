@@ -2,16 +2,17 @@
 """HE-DA: augment only the samples the teacher is unsure about."""
 import json
 import math
-from typing import Optional, Tuple, Union
+from typing import Callable, Dict, Optional, Tuple, Union
 
 import numpy as np
 import torch
 from torch import Tensor
 
-from mmenergykd.models.energy import EnergyConsumer
+from mmenergykd.models.energy import EnergyConsumer, EnergyTemperatureLoss
 from mmenergykd.models.losses.functional import per_sample_kd
 from mmenergykd.utils.validation import (check_non_negative, check_positive,
-                                         check_temperature)
+                                         check_temperature,
+                                         teacher_logits_checked)
 
 __all__ = ['HighEnergyAugment', 'cutmix_box']
 
@@ -40,14 +41,15 @@ def cutmix_box(height: int, width: int, lam: float,
 
 
 class HighEnergyAugment(EnergyConsumer):
-    """The per-step part of HE-DA, attached to an ``EnergyKDDistiller``.
+    """HE-DA's whole step, attached to an ``EnergyKDDistiller``.
 
     After the teacher's forward on a batch, the samples whose teacher energy
     is above ``high_threshold`` are mixed among themselves (CutMix or
     MixUp with a random partner within the subset); student and teacher run
     on the mixed images, and a KD term on them is added as ``loss_heda``. No
     label loss on mixed images. Fewer than two qualifying samples: the term
-    is zero for that step.
+    is zero for that step. The distiller calls :meth:`forward` once a step
+    (select -> mix -> extra forwards -> KD term).
 
     Normally created by ``HighEnergyAugmentHook``; the threshold comes from
     the run's energy calibration.
@@ -112,6 +114,53 @@ class HighEnergyAugment(EnergyConsumer):
         return json.dumps(self.rng.bit_generator.state)
 
     # the step ------------------------------------------------------------
+    def forward(self,
+                inputs: Tensor,
+                energies: Dict[float, Tensor],
+                student: Callable[[Tensor], Tensor],
+                teacher: Callable[[Tensor], Tensor],
+                energy_loss: Optional[EnergyTemperatureLoss] = None
+                ) -> Dict[str, Tensor]:
+        """One step: select -> mix -> student and teacher on the mix -> KD.
+
+        Args:
+            inputs (Tensor): The batch's images (B, C, H, W).
+            energies (dict[float, Tensor]): The teacher's energies of the
+                batch, by ``T_E`` (computed once a step).
+            student (Callable): Images -> the student's logits (with
+                gradient).
+            teacher (Callable): Images -> the teacher's logits (checked,
+                detached).
+            energy_loss (EnergyTemperatureLoss, optional): The run's energy
+                loss, whose temperatures ``kd_term='energy'`` uses.
+
+        Returns:
+            dict[str, Tensor]: ``loss_heda`` and the logged ``heda_num`` /
+            ``heda_share`` (the number / share of samples mixed).
+        """
+        zero = inputs.new_zeros((), dtype=torch.float32)
+        if not self.active:
+            return dict(
+                loss_heda=zero, heda_num=zero.clone(), heda_share=zero.clone())
+        batch = inputs.shape[0]
+        index = self.select(energies[self.energy_temperature])
+        num = int(index.numel())
+        loss = zero
+        if num >= 2:
+            mixed, _ = self.mix(inputs[index])
+            student_logits = student(mixed)
+            teacher_logits = teacher(mixed)
+            loss = self.kd_loss(
+                student_logits, teacher_logits,
+                self.kd_temperatures(teacher_logits, energy_loss))
+        else:
+            num = 0
+        self.count(num, batch)
+        return dict(
+            loss_heda=loss,
+            heda_num=zero.new_tensor(float(num)),
+            heda_share=zero.new_tensor(num / max(batch, 1)))
+
     def select(self, energies: Tensor) -> Tensor:
         """Indices of the samples whose energy is above the threshold.
 
@@ -161,6 +210,43 @@ class HighEnergyAugment(EnergyConsumer):
         lam = 1.0 - (y2 - y1) * (x2 - x1) / float(height * width)
         return mixed, dict(lam=lam, perm=perm, box=(y1, y2, x1, x2))
 
+    def check_energy_loss(self, energy_loss: Optional[EnergyTemperatureLoss]
+                          ) -> None:
+        """``kd_term='energy'`` needs the run's energy loss.
+
+        Args:
+            energy_loss (EnergyTemperatureLoss, optional): The first distill
+                loss with energy-chosen temperatures, if any.
+        """
+        if self.kd_term == 'energy' and energy_loss is None:
+            raise ValueError(
+                "HE-DA `kd_term='energy'` needs an EnergyKDLoss, "
+                'EnergyDKDLoss or EnergyMLKDLoss in `model.distill_losses`; '
+                "set `kd_term='kd'` in the HighEnergyAugmentHook of "
+                '`custom_hooks` for KD / DKD runs.')
+
+    def kd_temperatures(self, teacher_logits: Tensor,
+                        energy_loss: Optional[EnergyTemperatureLoss]
+                        ) -> Optional[Tensor]:
+        """The temperatures of the KD term on the mixed images.
+
+        Args:
+            teacher_logits (Tensor): The teacher's (checked) logits of the
+                mixed images.
+            energy_loss (EnergyTemperatureLoss, optional): The run's energy
+                loss.
+
+        Returns:
+            Tensor | None: ``kd_term='energy'``: the energy loss's
+            per-sample temperatures (from the mixed images' own energies);
+            None: HE-DA's own ``temperature``.
+        """
+        if self.kd_term != 'energy':
+            return None
+        self.check_energy_loss(energy_loss)
+        with teacher_logits_checked():
+            return energy_loss.sample_temperatures(teacher_logits)
+
     def kd_loss(self,
                 student_logits: Tensor,
                 teacher_logits: Tensor,
@@ -187,6 +273,13 @@ class HighEnergyAugment(EnergyConsumer):
         """Add one step to the epoch's summary counts."""
         self.num_seen += batch_size
         self.num_augmented += num_selected
+
+    def reseed(self, seed: int, rank: int, iteration: int) -> None:
+        """Re-seed the generator from ``(seed, rank, iteration)``, so what
+        a step draws depends on that step only (a resumed run draws what
+        the uninterrupted run draws)."""
+        self.rng = np.random.Generator(
+            np.random.PCG64([seed % (1 << 63), rank, iteration]))
 
     def extra_repr(self) -> str:
         return (f'high_ratio={self.high_ratio}, selection='

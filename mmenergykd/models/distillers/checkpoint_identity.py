@@ -1,5 +1,6 @@
 # Copyright (c) mmenergykd contributors. All rights reserved.
-"""What an ``EnergyKDDistiller`` checks when a checkpoint is loaded into it.
+"""What an ``EnergyKDDistiller`` records about its teacher and student, and
+checks when a checkpoint is loaded into it.
 
 - A plain classifier checkpoint (keys without ``student.``) given to
   ``resume`` / ``load_from`` / ``tools/test.py``: a clear error naming the
@@ -13,25 +14,19 @@
   from it (``resume`` / ``load_from``) raises before the first step, since
   the stored energy thresholds belong to the old teacher. Evaluation
   (``tools/test.py``) only uses the student and is allowed.
-- ``model.student.init_cfg=dict(type='Pretrained', ...)`` given a file
-  none of whose weights fit the student (e.g. a distiller checkpoint
-  without ``prefix='student.'``): an error instead of MMEngine's warning.
 """
 import hashlib
 import json
-import os.path as osp
 import warnings
 from typing import Dict, List, Optional
 
 import torch
 from torch import Tensor, nn
 
-from mmenergykd.models.utils.teacher_checkpoint import (compare_state_dicts,
-                                                        extract_state_dict,
-                                                        shape_mismatches)
+from mmenergykd.models.utils import compare_state_dicts
 
 __all__ = [
-    'CheckpointGuardMixin', 'architecture_signature', 'weights_fingerprint'
+    'CheckpointIdentity', 'architecture_signature', 'weights_fingerprint'
 ]
 
 _PLAIN_PREFIXES = ('backbone.', 'neck.', 'head.', 'data_preprocessor.')
@@ -75,138 +70,75 @@ def _decode(value) -> Optional[dict]:
     return None
 
 
-class CheckpointGuardMixin:
-    """Checkpoint checks of ``EnergyKDDistiller`` (see the module doc).
+class CheckpointIdentity:
+    """What an ``EnergyKDDistiller`` records about its teacher and student,
+    and the checks of a checkpoint loaded into it (see the module doc).
 
-    The distiller's identity (teacher architecture and weights fingerprints,
-    ``teacher_ckpt``, student architecture) is its ``extra state``: a uint8
-    tensor holding JSON, stored under ``_extra_state`` in every checkpoint
-    of the distiller (a tensor, so MMEngine's ``weights_to_cpu`` and
-    ``torch.load(weights_only=True)`` handle it).
+    The record (teacher architecture and weights fingerprints,
+    ``teacher_ckpt``, student architecture) is the distiller's ``extra
+    state``: a uint8 tensor holding JSON, stored under ``_extra_state`` in
+    every checkpoint of the distiller (a tensor, so MMEngine's
+    ``weights_to_cpu`` and ``torch.load(weights_only=True)`` handle it).
+
+    Args:
+        teacher (nn.Module): The teacher classifier.
+        teacher_ckpt (str, optional): Where its weights came from.
+        student (nn.Module): The student classifier.
     """
 
-    def _record_identity(self) -> None:
-        teacher = self.teacher
-        self.__dict__['_identity'] = dict(
+    def __init__(self, teacher: nn.Module, teacher_ckpt: Optional[str],
+                 student: nn.Module) -> None:
+        self.record = dict(
             format=_FORMAT,
             teacher=dict(
-                ckpt=self.teacher_ckpt,
+                ckpt=teacher_ckpt,
                 type=type(teacher).__name__,
                 architecture=architecture_signature(teacher),
                 weights=weights_fingerprint(teacher),
                 num_classes=getattr(teacher.head, 'num_classes', None)),
             student=dict(
-                type=type(self.student).__name__,
-                architecture=architecture_signature(self.student),
-                num_classes=getattr(self.student.head, 'num_classes', None)))
-        self.__dict__['_checkpoint_problem'] = None
+                type=type(student).__name__,
+                architecture=architecture_signature(student),
+                num_classes=getattr(student.head, 'num_classes', None)))
+        self.problem: Optional[str] = None
 
-    @property
-    def identity(self) -> dict:
-        """What this distiller records about its teacher and student."""
-        return self.__dict__['_identity']
+    def encode(self) -> Tensor:
+        """The record as the distiller's extra state (a uint8 tensor)."""
+        return _encode(self.record)
 
-    # -- extra state -------------------------------------------------------
-    def get_extra_state(self) -> Tensor:
-        return _encode(self.identity)
-
-    def set_extra_state(self, state) -> None:
+    def compare(self, state) -> None:
+        """Compare a checkpoint's extra state with this record; a different
+        teacher is remembered (and warned about) until
+        :meth:`check_compatibility` refuses it."""
         saved = _decode(state)
         if saved is None:
             return
-        problem = _teacher_difference(
-            saved.get('teacher', {}), self.identity['teacher'])
-        self.__dict__['_checkpoint_problem'] = problem
-        if problem:
-            warnings.warn(problem)
+        self.problem = _teacher_difference(
+            saved.get('teacher', {}), self.record['teacher'])
+        if self.problem:
+            warnings.warn(self.problem)
 
-    def check_checkpoint_compatibility(self) -> None:
+    def check_state_dict(self, state_dict: Dict[str, object],
+                         student: nn.Module) -> None:
+        """Refuse a state dict that is no checkpoint of this distiller
+        (before it is loaded; forgets an earlier checkpoint's problem).
+
+        Args:
+            state_dict (dict): The whole distiller's state dict.
+            student (nn.Module): The student it is loaded into.
+        """
+        self.problem = None
+        _check_distiller_state_dict(student, state_dict)
+
+    def check_compatibility(self) -> None:
         """Raise if the loaded checkpoint was trained with another teacher.
 
         Called before calibration and at the start of every training step
         (a cheap attribute test), so resuming or fine-tuning from such a
         checkpoint stops before anything is trained or saved.
         """
-        problem = self.__dict__.get('_checkpoint_problem')
-        if problem:
-            raise ValueError(problem)
-
-    # -- loading -------------------------------------------------------------
-    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict,
-                              missing_keys, unexpected_keys,
-                              error_msgs) -> None:
-        if prefix == '':
-            self.__dict__['_checkpoint_problem'] = None
-            _check_distiller_state_dict(self, state_dict)
-        super()._load_from_state_dict(state_dict, prefix, local_metadata,
-                                      strict, missing_keys, unexpected_keys,
-                                      error_msgs)
-
-    def _check_student_pretrained(self) -> None:
-        """Refuse a student ``Pretrained`` init that would load nothing."""
-        init_cfg = getattr(self.student, 'init_cfg', None)
-        cfgs = init_cfg if isinstance(init_cfg, list) else [init_cfg]
-        for cfg in cfgs:
-            if not isinstance(cfg, dict) or cfg.get('type') != 'Pretrained':
-                continue
-            source = cfg.get('checkpoint')
-            if not isinstance(source, str):
-                continue
-            if '://' not in source and not osp.isfile(osp.expanduser(source)):
-                raise FileNotFoundError(
-                    f"`model.student.init_cfg` (type='Pretrained') names "
-                    f'checkpoint={source!r}, which does not exist. Fix the '
-                    'path, or remove the init_cfg to start from random '
-                    'weights.')
-            from mmengine.runner import CheckpointLoader
-            loaded = CheckpointLoader.load_checkpoint(
-                source, map_location='cpu')
-            state = extract_state_dict(loaded, source)
-            prefix = cfg.get('prefix')
-            if prefix:
-                prefix = prefix if prefix.endswith('.') else prefix + '.'
-                state = {
-                    k[len(prefix):]: v
-                    for k, v in state.items() if k.startswith(prefix)
-                }
-            expected = self.student.state_dict()
-            fitting = [
-                k for k in expected
-                if k in state and isinstance(state[k], Tensor)
-                and tuple(state[k].shape) == tuple(expected[k].shape)
-            ]
-            # Most backbone weights of another shape mean another
-            # architecture or width (MMEngine would only warn and keep them
-            # random). A few are the usual fine-tuning case (a resized
-            # position embedding, a new stem) and a head of another shape
-            # too: MMEngine's warning is enough there.
-            backbone = [
-                k for k in expected if k.startswith('backbone.')
-                and not k.endswith('num_batches_tracked')
-            ]
-            wrong = shape_mismatches(expected, state, backbone)
-            if backbone and 2 * len(wrong) > len(backbone):
-                raise ValueError(
-                    f'`model.student.init_cfg` loads {source!r}, whose '
-                    'backbone does not fit `model.student` (another '
-                    'architecture or width): '
-                    f'{len(wrong)} of its {len(backbone)} weight tensors '
-                    'have another shape:\n  ' + '\n  '.join(wrong[:20]) +
-                    '\nUse a checkpoint of the student architecture, or '
-                    "change `model.student` to the checkpoint's "
-                    'architecture.')
-            if any(not k.endswith('num_batches_tracked') for k in fitting):
-                continue
-            hint = ''
-            if any(k.startswith('student.') for k in state):
-                hint = (" It is an EnergyKDDistiller checkpoint: add "
-                        "`prefix='student.'` to the init_cfg, or export the "
-                        'student with tools/export_student.py.')
-            problems = compare_state_dicts(expected, state)
-            raise ValueError(
-                f'`model.student.init_cfg` loads {source!r}, but none of its '
-                'weights fit `model.student`.' + hint + '\n  ' +
-                '\n  '.join(problems))
+        if self.problem:
+            raise ValueError(self.problem)
 
 
 def _teacher_difference(saved: dict, current: dict) -> Optional[str]:
@@ -236,13 +168,14 @@ def _teacher_difference(saved: dict, current: dict) -> Optional[str]:
         "`model.student.init_cfg=dict(type='Pretrained', checkpoint=...)`.")
 
 
-def _check_distiller_state_dict(model, state_dict: Dict[str, object]) -> None:
+def _check_distiller_state_dict(student: nn.Module,
+                                state_dict: Dict[str, object]) -> None:
     keys = list(state_dict)
-    student = {
+    student_state = {
         k[len('student.'):]: v
         for k, v in state_dict.items() if k.startswith('student.')
     }
-    if not student:
+    if not student_state:
         if any(k.startswith(_PLAIN_PREFIXES) for k in keys):
             raise ValueError(
                 'The checkpoint holds a plain classifier (keys such as '
@@ -259,7 +192,7 @@ def _check_distiller_state_dict(model, state_dict: Dict[str, object]) -> None:
             'The checkpoint is not an EnergyKDDistiller training checkpoint '
             f'(no `student.` keys; its keys: {shown or "none"}). Pass a '
             'checkpoint written by an mmenergykd training run.')
-    problems = compare_state_dicts(model.student.state_dict(), student)
+    problems = compare_state_dicts(student.state_dict(), student_state)
     if problems:
         raise ValueError(
             "The checkpoint's student does not match `model.student` of "

@@ -1,16 +1,20 @@
 # Copyright (c) mmenergykd contributors. All rights reserved.
-"""Building and checking a distiller's table of distillation losses."""
+"""The distiller's table of distillation losses: built, checked, computed."""
 import warnings
-from typing import Dict, Mapping, Optional, Union
+from typing import Dict, List, Mapping, Optional, Union
 
-from torch import nn
+import torch
+from mmengine.logging import MessageHub
+from torch import Tensor, nn
 
+from mmenergykd.models.energy import (HIGH, LOW, MID, EnergyConsumer,
+                                      EnergyTemperatureLoss, group_shares)
 from mmenergykd.registry import MODELS
-from ..utils.teacher_logits_check import TeacherLogitsCheck
+from mmenergykd.utils.validation import teacher_logits_checked
 
 __all__ = [
-    'DISTILL_INPUTS', 'TWO_VIEW_INPUTS', 'build_distill_losses',
-    'check_two_views', 'check_warmup_epochs'
+    'DISTILL_INPUTS', 'TWO_VIEW_INPUTS', 'DistillLosses', 'check_two_views',
+    'check_warmup_epochs'
 ]
 
 #: The inputs of a loss on two views of each image (MLKD).
@@ -58,39 +62,6 @@ def _check_inputs(name: str, module: nn.Module) -> None:
         '`model.student.head.loss` weighted by `model.student_loss_weight`.')
 
 
-def build_distill_losses(distill_losses: Mapping[str, Union[dict, nn.Module]]
-                         ) -> nn.ModuleDict:
-    """Build (from configs) and check the distillation losses.
-
-    The losses' own finite-check of the teacher logits is turned off: the
-    distiller checks them once per step, and each extra check would be one
-    more host-device synchronisation.
-
-    Args:
-        distill_losses (dict): Name -> loss config or module. Names must
-            contain ``'loss'`` so that MMEngine adds them to the total.
-
-    Returns:
-        nn.ModuleDict: The losses, by name.
-    """
-    if not isinstance(distill_losses, Mapping):
-        raise TypeError(
-            '`model.distill_losses` must be a dict of name -> loss config, '
-            "e.g. dict(loss_kd=dict(type='KDLoss')), got "
-            f'{type(distill_losses).__name__}.')
-    if not distill_losses:
-        warnings.warn('`model.distill_losses` is empty: the student trains '
-                      'on its own head loss only (no distillation).')
-    losses = nn.ModuleDict()
-    for name, cfg in distill_losses.items():
-        module = _build_one(name, cfg)
-        _check_inputs(name, module)
-        if isinstance(module, TeacherLogitsCheck):
-            module.check_finite = False
-        losses[name] = module
-    return losses
-
-
 def check_warmup_epochs(warmup: Optional[Mapping[str, int]],
                         losses: Mapping[str, nn.Module]) -> Dict[str, int]:
     """``loss_warmup_epochs`` as a dict, each name a distill loss.
@@ -135,3 +106,124 @@ def check_two_views(name: str, num_views: int) -> None:
             "`MultiView` training pipeline with `data_preprocessor=dict(type="
             "'MultiViewClsDataPreprocessor', ...)`, as "
             '`configs/_base_/datasets/cifar100_mlkd_bs64.py` does.')
+
+
+class DistillLosses(nn.ModuleDict):
+    """The distillation losses of a step, by name, with their warm-up.
+
+    Builds each loss (from a config or a module), checks that it declares
+    what its ``forward`` takes (``distill_inputs``), and computes every term
+    of a step (:meth:`forward`), each times its warm-up factor, as mmrazor's
+    ``compute_distill_losses`` does. The losses run inside
+    ``teacher_logits_checked()``: the distiller checks the teacher's logits
+    once per step, where they are produced, and each check in a loss would
+    be one more host-device synchronisation.
+
+    Args:
+        losses (dict): Name -> loss config or module. Names must contain
+            ``'loss'`` so that MMEngine adds them to the total.
+        warmup_epochs (dict, optional): Name -> epochs of a linear warm-up
+            (the DKD warm-up): factor ``min((epoch + 1) / N, 1)`` with
+            0-based epochs.
+    """
+
+    def __init__(self,
+                 losses: Mapping[str, Union[dict, nn.Module]],
+                 warmup_epochs: Optional[Mapping[str, int]] = None) -> None:
+        if not isinstance(losses, Mapping):
+            raise TypeError(
+                '`model.distill_losses` must be a dict of name -> loss '
+                "config, e.g. dict(loss_kd=dict(type='KDLoss')), got "
+                f'{type(losses).__name__}.')
+        if not losses:
+            warnings.warn('`model.distill_losses` is empty: the student '
+                          'trains on its own head loss only (no '
+                          'distillation).')
+        super().__init__()
+        for name, cfg in losses.items():
+            module = _build_one(name, cfg)
+            _check_inputs(name, module)
+            self[name] = module
+        self.warmup_epochs = check_warmup_epochs(warmup_epochs, self)
+
+    def forward(self, student: List[Tensor], teacher: List[Tensor],
+                energies: Dict[float, Tensor],
+                data_samples: List) -> Dict[str, Tensor]:
+        """Every distill loss of one step, times its warm-up factor.
+
+        Args:
+            student (list[Tensor]): Student logits per view.
+            teacher (list[Tensor]): Teacher logits per view (checked).
+            energies (dict): The teacher's energies per ``T_E``, passed to
+                the energy losses.
+            data_samples (list): The batch's data samples (labels).
+
+        Returns:
+            dict[str, Tensor]: Loss name -> weighted value.
+        """
+        losses, gt_labels = {}, None
+        with teacher_logits_checked():
+            for name, loss_module in self.items():
+                if loss_module.distill_inputs == TWO_VIEW_INPUTS:
+                    check_two_views(name, len(student))
+                    args = [student[0], student[1], teacher[0], teacher[1]]
+                else:
+                    args = [student[0], teacher[0]]
+                if 'gt_labels' in loss_module.distill_inputs:
+                    if gt_labels is None:
+                        gt_labels = torch.cat([
+                            s.gt_label for s in data_samples
+                        ]).to(student[0].device)
+                    args.append(gt_labels)
+                kwargs = {}
+                if isinstance(loss_module, EnergyConsumer):
+                    kwargs['energies'] = energies[
+                        loss_module.energy_temperature]
+                value = loss_module(*args, **kwargs)
+                losses[name] = value * self.warmup_factor(name)
+        return losses
+
+    def warmup_factor(self, name: str) -> float:
+        """The warm-up factor of loss ``name`` in the current epoch."""
+        epochs = self.warmup_epochs.get(name, 0)
+        if epochs <= 0:
+            return 1.0
+        epoch = MessageHub.get_current_instance().get_info('epoch', 0)
+        return min((epoch + 1) / epochs, 1.0)
+
+    def energy_consumers(self) -> Dict[str, EnergyConsumer]:
+        """The losses that need calibrated energy thresholds, by name."""
+        return {
+            name: loss
+            for name, loss in self.items() if isinstance(loss, EnergyConsumer)
+        }
+
+    def energy_loss(self) -> Optional[EnergyTemperatureLoss]:
+        """The first loss with energy-chosen temperatures (None if none)."""
+        for loss in self.values():
+            if isinstance(loss, EnergyTemperatureLoss):
+                return loss
+        return None
+
+    def energy_shares(self, teacher_logits: Tensor,
+                      energies: Dict[float, Tensor]) -> Dict[str, Tensor]:
+        """The logged share of the batch in each group of the energy loss.
+
+        Args:
+            teacher_logits (Tensor): The teacher's logits (weak view).
+            energies (dict): Their energies per ``T_E``.
+
+        Returns:
+            dict[str, Tensor]: ``energy_low``, ``energy_mid``,
+            ``energy_high``; empty without an energy loss.
+        """
+        energy_loss = self.energy_loss()
+        if energy_loss is None:
+            return {}
+        groups = energy_loss.energy_groups(
+            teacher_logits, energies[energy_loss.energy_temperature])
+        shares = group_shares(groups)
+        return dict(
+            energy_low=shares[LOW],
+            energy_mid=shares[MID],
+            energy_high=shares[HIGH])

@@ -2,30 +2,30 @@
 from typing import Dict, List, Optional, Sequence, Union
 
 import torch
-from mmengine.logging import MessageHub, print_log
+from mmengine.logging import print_log
 from mmengine.model import BaseModel
 from torch import Tensor, nn
 
-from mmenergykd.models.energy import EnergyConsumer
+from mmenergykd.models.augments import HighEnergyAugment
+from mmenergykd.models.energy import (EnergyConsumer, EnergyTemperatureLoss,
+                                      step_energies)
 from mmenergykd.models.utils import build_classifier
 from mmenergykd.registry import MODELS
 from mmenergykd.utils.validation import check_non_negative
-from .checkpoint_guard import CheckpointGuardMixin
-from .distill_losses import (TWO_VIEW_INPUTS, build_distill_losses,
-                             check_two_views, check_warmup_epochs)
-from .energy_step import EnergyStepMixin
-from .frozen_teacher import FrozenTeacher
+from .checkpoint_identity import CheckpointIdentity
+from .distill_losses import DistillLosses
+from .frozen_teacher import FrozenTeacher, check_teacher_settings
 from .model_checks import (check_num_classes, check_preprocessor_classes,
-                           fp16_autocast, preprocessor_cfg)
-from .step_errors import add_note, batch_name, check_finite_loss
-from .teacher_source import TeacherSourceMixin
+                           check_student_pretrained, fp16_autocast,
+                           preprocessor_cfg)
+from .step_errors import check_finite_loss, student_errors, teacher_errors
+from .teacher_source import TeacherSource
 
 __all__ = ['EnergyKDDistiller']
 
 
 @MODELS.register_module()
-class EnergyKDDistiller(CheckpointGuardMixin, TeacherSourceMixin,
-                        EnergyStepMixin, BaseModel):
+class EnergyKDDistiller(BaseModel):
     """Distil a frozen teacher into a student with logit losses.
 
     Works with any MMPretrain classifier pair (``extract_feat`` + a
@@ -45,16 +45,23 @@ class EnergyKDDistiller(CheckpointGuardMixin, TeacherSourceMixin,
     One training step reads top to bottom as the data path (:meth:`loss`):
     teacher -> student -> head loss -> distill losses (the teacher's
     energies computed once and passed to every energy consumer) -> energy
-    shares -> HE-DA (select -> mix -> extra forwards -> KD term).
+    shares -> HE-DA (select -> mix -> extra forwards -> KD term). Its parts
+    are composed, each in its own file: ``teacher_source``
+    (:class:`TeacherSource`: the :class:`FrozenTeacher` or an attached
+    teacher bank), ``distill_losses`` (:class:`DistillLosses`: the loss
+    table, its warm-up and every term), ``high_energy_augment``
+    (:class:`HighEnergyAugment`, attached by ``HighEnergyAugmentHook``) and
+    ``checkpoint_identity`` (:class:`CheckpointIdentity`: what checkpoints
+    record about teacher and student, and the checks on load).
 
     ``mode='predict'`` and ``mode='tensor'`` run the student only, so
     MMPretrain's evaluators and val / test loops work unchanged.
 
-    The teacher is a :class:`FrozenTeacher`, not a registered submodule:
-    it is excluded from
-    ``state_dict()`` (training checkpoints stay light; it is rebuilt from
-    ``teacher_ckpt``), from ``parameters()`` (the optimizer never sees it)
-    and from ``train()``; device / dtype moves still apply to it.
+    The teacher is a :class:`FrozenTeacher` held by the teacher source, not
+    a registered submodule: it is excluded from ``state_dict()`` (training
+    checkpoints stay light; it is rebuilt from ``teacher_ckpt``), from
+    ``parameters()`` (the optimizer never sees it) and from ``train()``;
+    device / dtype moves still apply to it.
 
     Args:
         student (dict | str): Student model config (an MMPretrain
@@ -67,7 +74,7 @@ class EnergyKDDistiller(CheckpointGuardMixin, TeacherSourceMixin,
             ``checkpoint`` of the teacher's own
             ``init_cfg=dict(type='Pretrained', ...)`` is loaded the same
             way; without either, building fails unless
-            ``allow_random_teacher`` is set.
+            ``teacher_settings`` has ``allow_random=True``.
         distill_losses (dict): Name -> loss config. Names must contain
             ``'loss'`` (e.g. ``loss_kd``) so MMEngine sums them. Each loss
             class declares ``distill_inputs``, what its ``forward`` takes:
@@ -81,8 +88,6 @@ class EnergyKDDistiller(CheckpointGuardMixin, TeacherSourceMixin,
         data_preprocessor (dict, optional): The data preprocessor, e.g.
             MMPretrain's ``ClsDataPreprocessor``; MMEngine's Runner passes the
             config's top-level ``data_preprocessor`` here.
-        check_finite_teacher (bool): Raise a ValueError when the teacher's
-            logits are non-finite. Defaults to True.
         check_finite_loss (bool): Raise a ValueError, before the optimizer
             step, when the total training loss is non-finite (so no NaN
             reaches the weights or a checkpoint). Not under fp16 autocast,
@@ -92,23 +97,20 @@ class EnergyKDDistiller(CheckpointGuardMixin, TeacherSourceMixin,
         channels_last (bool): Keep teacher, student and inputs in the
             ``channels_last`` memory format (faster convolutions with AMP on
             recent GPUs). Defaults to False.
-        teacher_inference_mode (bool): Run the teacher under
-            ``torch.inference_mode`` instead of ``no_grad``. Defaults to
-            False.
-        compile_teacher (bool | dict): ``torch.compile`` the teacher's
-            forward (a dict is passed to ``torch.compile`` as keyword
-            arguments). Defaults to False.
-        allow_random_teacher (bool): Accept a teacher with no checkpoint
-            (random weights; warns). For smoke tests and speed benchmarks
-            only. Defaults to False.
+        teacher_settings (dict, optional): The :class:`FrozenTeacher`'s
+            options: ``inference_mode`` (run the teacher under
+            ``torch.inference_mode`` instead of ``no_grad``; False),
+            ``compile`` (``torch.compile`` its forward, a dict giving the
+            keyword arguments; False), ``check_finite`` (raise a ValueError
+            on non-finite teacher logits, once a step; True) and
+            ``allow_random`` (accept a teacher with no checkpoint, random
+            weights, with a warning; for smoke tests and speed benchmarks
+            only; False).
         teacher_bank (str, optional): A teacher bank built by
             ``tools/build_teacher_bank.py``: the teacher's logits are looked
             up per (sample, recorded view) instead of computed (HE-DA's
             mixed images and MLKD's strong views stay live). Needs
             ``dict(type='TeacherBankHook')`` in ``custom_hooks``.
-        teacher_ckpt_hint (str, optional): How to make the teacher
-            checkpoint (e.g. the command that trains it), added to the error
-            when ``teacher_ckpt`` does not exist.
         init_cfg (dict, optional): Initialisation config.
 
     Example:
@@ -130,14 +132,10 @@ class EnergyKDDistiller(CheckpointGuardMixin, TeacherSourceMixin,
                  student_loss_weight: float = 1.0,
                  loss_warmup_epochs: Optional[Dict[str, int]] = None,
                  data_preprocessor: Optional[dict] = None,
-                 check_finite_teacher: bool = True,
                  check_finite_loss: bool = True,
                  channels_last: bool = False,
-                 teacher_inference_mode: bool = False,
-                 compile_teacher: Union[bool, dict] = False,
-                 allow_random_teacher: bool = False,
+                 teacher_settings: Optional[dict] = None,
                  teacher_bank: Optional[str] = None,
-                 teacher_ckpt_hint: Optional[str] = None,
                  init_cfg: Optional[dict] = None):
         super().__init__(
             data_preprocessor=preprocessor_cfg(student, data_preprocessor),
@@ -147,44 +145,41 @@ class EnergyKDDistiller(CheckpointGuardMixin, TeacherSourceMixin,
         teacher_model = build_classifier(teacher, 'teacher')
         check_num_classes(self.student, teacher_model)
         check_preprocessor_classes(self.data_preprocessor, self.student)
-        # Kept outside the module tree: see the class docstring.
-        try:
-            self.__dict__['frozen_teacher'] = FrozenTeacher.from_model(
+        # A plain object, so the teacher stays out of the module tree: see
+        # the class docstring. The bank is opened and attached by
+        # TeacherBankHook, which checks it against the whole config first.
+        self.teacher_source = TeacherSource(
+            FrozenTeacher.from_model(
                 teacher_model,
                 teacher_ckpt,
-                allow_random=allow_random_teacher,
                 channels_last=channels_last,
-                inference_mode=teacher_inference_mode,
-                compile=compile_teacher,
-                check_finite=check_finite_teacher)
-        except FileNotFoundError as err:
-            if teacher_ckpt_hint:
-                raise FileNotFoundError(f'{err} {teacher_ckpt_hint}') from err
-            raise
-        self.teacher_ckpt = self.frozen_teacher.checkpoint
+                **check_teacher_settings(teacher_settings)),
+            bank_path=teacher_bank)
         # Teacher / student fingerprints, stored in checkpoints and compared
-        # on load (see CheckpointGuardMixin).
-        self._record_identity()
+        # on load.
+        self.checkpoint_identity = CheckpointIdentity(
+            self.teacher, self.frozen_teacher.checkpoint, self.student)
         self._log_teacher()
         self.student_loss_weight = float(student_loss_weight)
         self.check_finite_loss = check_finite_loss
         if channels_last:
             self.student.to(memory_format=torch.channels_last)
-        self.set_distill_losses(distill_losses or {})
-        self.loss_warmup_epochs = check_warmup_epochs(loss_warmup_epochs,
-                                                      self.distill_losses)
-        self.high_energy_augment: Optional[nn.Module] = None
-        # The bank is opened and attached by TeacherBankHook, which checks it
-        # against the whole config (dataset, pipeline, teacher) first.
-        self.teacher_bank = teacher_bank
-        self.__dict__['bank'] = None
+        self.distill_losses = DistillLosses(distill_losses or {},
+                                            loss_warmup_epochs)
+        self._move_to_student(self.distill_losses)
+        self.high_energy_augment: Optional[HighEnergyAugment] = None
 
     def _log_teacher(self) -> None:
-        teacher = self.identity['teacher']
+        teacher = self.checkpoint_identity.record['teacher']
         print_log(
             f"Teacher {teacher['type']} loaded from {teacher['ckpt']!r} "
             f"(weights fingerprint {teacher['weights']}).",
             logger='current')
+
+    def _move_to_student(self, module: nn.Module) -> None:
+        param = next(self.student.parameters(), None)
+        if param is not None:
+            module.to(param.device)
 
     def set_distill_losses(self,
                            distill_losses: Dict[str,
@@ -192,18 +187,75 @@ class EnergyKDDistiller(CheckpointGuardMixin, TeacherSourceMixin,
                                                       nn.Module]]) -> None:
         """Build (from configs) and install the distillation losses.
 
+        Warm-ups of ``loss_warmup_epochs`` stay with the names they were
+        set for.
+
         Args:
             distill_losses (dict): Name -> loss config or module. Names must
                 contain ``'loss'`` so that MMEngine adds them to the total.
         """
-        losses = build_distill_losses(distill_losses)
-        param = next(self.student.parameters(), None)
-        if param is not None:
-            losses.to(param.device)
+        warmup = self.distill_losses.warmup_epochs
+        losses = DistillLosses(distill_losses, {
+            k: v
+            for k, v in warmup.items() if k in distill_losses
+        })
+        self._move_to_student(losses)
         self.distill_losses = losses
 
     # ------------------------------------------------------------------
     # teacher and student
+    @property
+    def frozen_teacher(self) -> FrozenTeacher:
+        """The frozen teacher (not part of ``state_dict``)."""
+        return self.teacher_source.frozen_teacher
+
+    @property
+    def teacher(self) -> nn.Module:
+        """The frozen teacher classifier (not part of ``state_dict``)."""
+        return self.frozen_teacher.model
+
+    @property
+    def teacher_bank(self) -> Optional[str]:
+        """``model.teacher_bank``: the configured teacher bank, or None."""
+        return self.teacher_source.bank_path
+
+    @teacher_bank.setter
+    def teacher_bank(self, path: Optional[str]) -> None:
+        self.teacher_source.bank_path = path
+
+    def attach_teacher_bank(self, bank) -> None:
+        """Look the teacher's logits up in ``bank`` (a ``TeacherBank``
+        already checked against the config) instead of running it."""
+        self.teacher_source.attach_bank(bank)
+
+    def teacher_logits(self, inputs: Tensor) -> Tensor:
+        """The live teacher's logits (eval mode, no gradient, no loss),
+        checked and detached.
+
+        Args:
+            inputs (Tensor): Preprocessed images (B, C, H, W).
+
+        Returns:
+            Tensor: Logits of shape (B, num_classes).
+        """
+        return self.frozen_teacher.logits(inputs)
+
+    def student_logits(self, inputs: Tensor) -> Tensor:
+        """Student logits (with gradient)."""
+        inputs = self.frozen_teacher.format(inputs)
+        return self.student.head(self.student.extract_feat(inputs))
+
+    def energy_consumers(self) -> Dict[str, EnergyConsumer]:
+        """Modules that need calibrated energy thresholds, by name."""
+        consumers = self.distill_losses.energy_consumers()
+        if self.high_energy_augment is not None:
+            consumers['high_energy_augment'] = self.high_energy_augment
+        return consumers
+
+    def energy_loss(self) -> Optional[EnergyTemperatureLoss]:
+        """The first distill loss with energy-chosen temperatures."""
+        return self.distill_losses.energy_loss()
+
     def _apply(self, fn, *args, **kwargs):
         """Device / dtype moves (``to``, ``cuda``, ...) reach the teacher."""
         super()._apply(fn, *args, **kwargs)
@@ -218,13 +270,27 @@ class EnergyKDDistiller(CheckpointGuardMixin, TeacherSourceMixin,
 
     def init_weights(self) -> None:
         """Initialise the student only; the teacher keeps its checkpoint."""
-        self._check_student_pretrained()
+        check_student_pretrained(self.student)
         self.student.init_weights()
 
-    def student_logits(self, inputs: Tensor) -> Tensor:
-        """Student logits (with gradient)."""
-        inputs = self.frozen_teacher.format(inputs)
-        return self.student.head(self.student.extract_feat(inputs))
+    # ------------------------------------------------------------------
+    # checkpoints: the identity record is the extra state
+    def get_extra_state(self) -> Tensor:
+        return self.checkpoint_identity.encode()
+
+    def set_extra_state(self, state) -> None:
+        self.checkpoint_identity.compare(state)
+
+    def _load_from_state_dict(self, state_dict, prefix, *args,
+                              **kwargs) -> None:
+        if prefix == '':
+            self.checkpoint_identity.check_state_dict(state_dict, self.student)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
+    def check_checkpoint_compatibility(self) -> None:
+        """Raise if the loaded checkpoint was trained with another teacher
+        (see :meth:`CheckpointIdentity.check_compatibility`)."""
+        self.checkpoint_identity.check_compatibility()
 
     # ------------------------------------------------------------------
     # forward
@@ -266,37 +332,31 @@ class EnergyKDDistiller(CheckpointGuardMixin, TeacherSourceMixin,
         """
         # A checkpoint trained with another teacher stops here, before the
         # first step (the attribute test costs nothing per step).
-        self.check_checkpoint_compatibility()
+        self.checkpoint_identity.check_compatibility()
         # Under fp16 AMP a non-finite loss is the loss scaler's to handle
         # (it skips the step and lowers the scale); see parse_losses.
         views = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
         self._fp16_step = fp16_autocast(views[0].device.type)
-        teacher = [
-            self._teacher_step(v, data_samples, banked=i == 0)
-            for i, v in enumerate(views)
-        ]
-        student = [self._student_step(v, data_samples) for v in views]
+        # Only the first (weak) view can be in a teacher bank.
+        with teacher_errors(data_samples):
+            teacher = [
+                self.teacher_source.logits(view, data_samples, banked=i == 0)
+                for i, view in enumerate(views)
+            ]
+        with student_errors(data_samples, views[0].shape):
+            student = [self.student_logits(view) for view in views]
         losses = self._head_losses(student, data_samples)
-        energies = self.step_energies(teacher[0])
+        energies = step_energies(self.energy_consumers().values(), teacher[0])
         losses.update(
-            self.distill_loss_terms(student, teacher, energies, data_samples))
-        losses.update(self.energy_shares(teacher[0], energies))
+            self.distill_losses(student, teacher, energies, data_samples))
+        losses.update(self.distill_losses.energy_shares(teacher[0], energies))
         if self.high_energy_augment is not None:
-            losses.update(self._heda_step(views[0], energies))
+            losses.update(
+                self.high_energy_augment(views[0], energies,
+                                         self.student_logits,
+                                         self.teacher_logits,
+                                         self.energy_loss()))
         return losses
-
-    def _student_step(self, inputs: Tensor, data_samples: List) -> Tensor:
-        try:
-            return self.student_logits(inputs)
-        except RuntimeError as err:
-            add_note(
-                err, f'{batch_name(data_samples)}: `model.student` failed '
-                f'on inputs of shape {tuple(inputs.shape)}. If the error is '
-                'about shapes or channels, check that `model.student` fits '
-                'the data and itself (backbone `in_channels`, neck, '
-                '`head.in_channels`) and the pipeline / `data_preprocessor`.'
-                ' No optimizer step was taken.')
-            raise
 
     def _head_losses(self, student_logits: List[Tensor],
                      data_samples: List) -> Dict[str, Tensor]:
@@ -310,47 +370,6 @@ class EnergyKDDistiller(CheckpointGuardMixin, TeacherSourceMixin,
                 value = value * self.student_loss_weight
                 losses[name] = losses[name] + value if name in losses \
                     else value
-        return losses
-
-    def _warmup_factor(self, name: str) -> float:
-        epochs = self.loss_warmup_epochs.get(name, 0)
-        if epochs <= 0:
-            return 1.0
-        epoch = MessageHub.get_current_instance().get_info('epoch', 0)
-        return min((epoch + 1) / epochs, 1.0)
-
-    def distill_loss_terms(self, student: List[Tensor], teacher: List[Tensor],
-                           energies: Dict[float, Tensor],
-                           data_samples: List) -> Dict[str, Tensor]:
-        """Every distill loss of one step, with its warm-up factor.
-
-        Args:
-            student (list[Tensor]): Student logits per view.
-            teacher (list[Tensor]): Teacher logits per view.
-            energies (dict): The teacher's energies per ``T_E``
-                (:meth:`step_energies`).
-            data_samples (list): The batch's data samples (labels).
-
-        Returns:
-            dict[str, Tensor]: Loss name -> weighted value.
-        """
-        losses, gt_labels = {}, None
-        for name, loss_module in self.distill_losses.items():
-            if loss_module.distill_inputs == TWO_VIEW_INPUTS:
-                check_two_views(name, len(student))
-                args = [student[0], student[1], teacher[0], teacher[1]]
-            else:
-                args = [student[0], teacher[0]]
-            if 'gt_labels' in loss_module.distill_inputs:
-                if gt_labels is None:
-                    gt_labels = torch.cat([s.gt_label for s in data_samples
-                                           ]).to(student[0].device)
-                args.append(gt_labels)
-            kwargs = {}
-            if isinstance(loss_module, EnergyConsumer):
-                kwargs['energies'] = energies[loss_module.energy_temperature]
-            value = loss_module(*args, **kwargs)
-            losses[name] = value * self._warmup_factor(name)
         return losses
 
     def parse_losses(self, losses: Dict[str, Tensor]):
@@ -369,5 +388,5 @@ class EnergyKDDistiller(CheckpointGuardMixin, TeacherSourceMixin,
     # ------------------------------------------------------------------
     def extra_repr(self) -> str:
         return f'teacher={type(self.teacher).__name__}, ' \
-               f'teacher_ckpt={self.teacher_ckpt!r}, ' \
+               f'teacher_ckpt={self.frozen_teacher.checkpoint!r}, ' \
                f'teacher_bank={self.teacher_bank!r}'

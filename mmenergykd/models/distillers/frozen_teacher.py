@@ -9,7 +9,16 @@ from torch import Tensor, nn
 from mmenergykd.models.utils import build_classifier, load_teacher_checkpoint
 from .step_errors import add_note
 
-__all__ = ['FrozenTeacher', 'teacher_pretrained']
+__all__ = [
+    'FrozenTeacher', 'TEACHER_SETTINGS', 'check_teacher_settings',
+    'teacher_pretrained'
+]
+
+#: What ``model.teacher_settings`` may set: the options of
+#: :meth:`FrozenTeacher.from_model` besides the model, checkpoint and
+#: memory format.
+TEACHER_SETTINGS = ('inference_mode', 'compile', 'check_finite',
+                    'allow_random')
 
 
 def teacher_pretrained(teacher: nn.Module) -> Optional[str]:
@@ -41,11 +50,35 @@ def _no_checkpoint(allow_random: bool, model: nn.Module) -> None:
             '`model.teacher_ckpt` to the trained teacher (a path or URL in '
             'the OpenMMLab layout, e.g. --cfg-options '
             'model.teacher_ckpt=/path/to/teacher.pth). Only for smoke tests '
-            'and speed benchmarks: model.allow_random_teacher=True.')
+            'and speed benchmarks: '
+            'model.teacher_settings=dict(allow_random=True).')
     warnings.warn('`teacher_ckpt` is None: the teacher keeps its random '
-                  'initialisation (allow_random_teacher=True). Set '
+                  'initialisation (teacher_settings allow_random=True). Set '
                   '`model.teacher_ckpt` to distil from a trained teacher.')
     model.init_weights()
+
+
+def check_teacher_settings(settings: Optional[Mapping]) -> dict:
+    """``model.teacher_settings`` as a dict of :data:`TEACHER_SETTINGS`.
+
+    Args:
+        settings (dict, optional): The teacher's settings (None: defaults).
+
+    Returns:
+        dict: The settings, to pass to :meth:`FrozenTeacher.from_model`.
+    """
+    if settings is None:
+        return {}
+    if not isinstance(settings, Mapping):
+        raise TypeError('`model.teacher_settings` must be a dict, e.g. '
+                        f'dict(inference_mode=True), got {settings!r}.')
+    unknown = sorted(set(settings) - set(TEACHER_SETTINGS))
+    if unknown:
+        raise ValueError(
+            f'`model.teacher_settings` has unknown keys {unknown}: it takes '
+            f'{list(TEACHER_SETTINGS)} (see FrozenTeacher). `channels_last` '
+            'is `model.channels_last` (it applies to the student too).')
+    return dict(settings)
 
 
 class FrozenTeacher:

@@ -1,11 +1,15 @@
 # Copyright (c) mmenergykd contributors. All rights reserved.
 """Errors of a training step that say which batch and what to fix."""
-from typing import Dict, List, Optional
+import contextlib
+from typing import Dict, Iterator, List, Optional, Sequence
 
 import torch
 from mmengine.logging import MessageHub
 
-__all__ = ['batch_name', 'add_note', 'check_finite_loss']
+__all__ = [
+    'batch_name', 'add_note', 'teacher_errors', 'student_errors',
+    'check_finite_loss'
+]
 
 
 def batch_name(data_samples: Optional[List]) -> str:
@@ -32,6 +36,44 @@ def add_note(err: BaseException, note: str) -> None:
             not hasattr(err, 'add_note'):
         return
     err.add_note(note)
+
+
+@contextlib.contextmanager
+def teacher_errors(data_samples: Optional[List]) -> Iterator[None]:
+    """Name the batch in an error of the teacher's forward or bank lookup.
+
+    Args:
+        data_samples (list, optional): The batch's data samples.
+    """
+    try:
+        yield
+    except ValueError as err:
+        raise ValueError(f'{batch_name(data_samples)}: {err}') from err
+    except RuntimeError as err:
+        add_note(err, batch_name(data_samples))
+        raise
+
+
+@contextlib.contextmanager
+def student_errors(data_samples: Optional[List],
+                   shape: Sequence[int]) -> Iterator[None]:
+    """Name the batch and the likely fixes in an error of the student.
+
+    Args:
+        data_samples (list, optional): The batch's data samples.
+        shape (Sequence[int]): The shape of the student's inputs.
+    """
+    try:
+        yield
+    except RuntimeError as err:
+        add_note(
+            err, f'{batch_name(data_samples)}: `model.student` failed on '
+            f'inputs of shape {tuple(shape)}. If the error is about shapes '
+            'or channels, check that `model.student` fits the data and '
+            'itself (backbone `in_channels`, neck, `head.in_channels`) and '
+            'the pipeline / `data_preprocessor`. No optimizer step was '
+            'taken.')
+        raise
 
 
 def check_finite_loss(loss: torch.Tensor, log_vars: Dict[str, float]) -> None:

@@ -2,25 +2,24 @@
 """The energy-consumer base: what receives calibrated energy thresholds."""
 import math
 import warnings
-from typing import Optional, Tuple
+from typing import Dict, Iterable, Optional, Tuple
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from mmenergykd.utils.validation import (check_finite_logits, check_ratio,
                                          check_temperature)
-from ..utils.teacher_logits_check import TeacherLogitsCheck
 from .score import (assign_energy_groups, energy_score, energy_thresholds,
                     uncrossed_thresholds)
 
-__all__ = ['EnergyConsumer']
+__all__ = ['EnergyConsumer', 'step_energies']
 
 #: The settings the thresholds depend on, recorded next to them.
 _SETTINGS = ('low_ratio', 'high_ratio', 'energy_temperature')
 _RECORD = 'calibration_settings'
 
 
-class EnergyConsumer(TeacherLogitsCheck):
+class EnergyConsumer(nn.Module):
     """Base of every module that splits samples by the teacher's energy.
 
     The energy losses and HE-DA inherit it. It owns the two thresholds
@@ -130,31 +129,25 @@ class EnergyConsumer(TeacherLogitsCheck):
         self._calibrated = not bool(
             torch.isnan(self.low_threshold).any()
             or torch.isnan(self.high_threshold).any())
-        if self._calibrated:
-            # Checkpoints of earlier releases may hold crossed thresholds
-            # (ratios adding up to 1): the same split, uncrossed.
-            low, high = uncrossed_thresholds(self.low_threshold,
-                                             self.high_threshold)
-            self.low_threshold.copy_(low)
-            self.high_threshold.copy_(high)
 
     # per batch -------------------------------------------------------------
     def energies(self,
                  teacher_logits: Tensor,
-                 check_finite: Optional[bool] = None) -> Tensor:
+                 check_finite: bool = True) -> Tensor:
         """:func:`energy_score` of the logits at ``energy_temperature``.
 
         Args:
             teacher_logits (Tensor): Teacher logits of shape (B, C).
-            check_finite (bool, optional): Refuse non-finite logits (one
-                device sync); None: this consumer's ``check_finite``.
+            check_finite (bool): Refuse non-finite logits (one device
+                sync; not inside ``teacher_logits_checked``, where the
+                caller checked them). Defaults to True.
 
         Returns:
             Tensor: float32 energies of shape (B,).
         """
-        if self.check_finite if check_finite is None else check_finite:
-            # A NaN energy fails both threshold comparisons and would land
-            # in the middle group silently.
+        # A NaN energy fails both threshold comparisons and would land in
+        # the middle group silently.
+        if check_finite:
             check_finite_logits(teacher_logits)
         return energy_score(teacher_logits, self.energy_temperature)
 
@@ -206,3 +199,25 @@ class EnergyConsumer(TeacherLogitsCheck):
     def extra_repr(self) -> str:
         return (f'energy_temperature={self.energy_temperature}, '
                 f'low_ratio={self.low_ratio}, high_ratio={self.high_ratio}')
+
+
+def step_energies(consumers: Iterable[EnergyConsumer],
+                  teacher_logits: Tensor) -> Dict[float, Tensor]:
+    """The teacher's energies at each consumer's ``T_E``, once a step.
+
+    Consumers sharing a ``T_E`` share one computation. The logits are not
+    checked here: the caller checked them where they were produced.
+
+    Args:
+        consumers (Iterable[EnergyConsumer]): The step's energy consumers.
+        teacher_logits (Tensor): The teacher's logits (B, C).
+
+    Returns:
+        dict[float, Tensor]: ``T_E`` -> float32 energies (B,).
+    """
+    energies: Dict[float, Tensor] = {}
+    for consumer in consumers:
+        if consumer.energy_temperature not in energies:
+            energies[consumer.energy_temperature] = consumer.energies(
+                teacher_logits, check_finite=False)
+    return energies

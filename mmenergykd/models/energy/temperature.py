@@ -5,10 +5,10 @@ from typing import Optional
 import torch
 from torch import Tensor
 
-from mmenergykd.utils.validation import check_temperature
+from mmenergykd.utils.validation import check_non_negative, check_temperature
 from .consumer import EnergyConsumer
 
-__all__ = ['EnergyTemperatureLoss', 'EnergyTemperatureMixin']
+__all__ = ['EnergyTemperatureLoss']
 
 
 class EnergyTemperatureLoss(EnergyConsumer):
@@ -26,12 +26,16 @@ class EnergyTemperatureLoss(EnergyConsumer):
         energy_temperature (float): ``T_E`` of the energy score.
         low_ratio (float): Share of the data in the low-energy group.
         high_ratio (float): Share of the data in the high-energy group.
+        loss_weight (float): Weight of the loss.
     """
 
     def __init__(self, low_energy_temperature: float, mid_temperature: float,
                  high_energy_temperature: float, energy_temperature: float,
-                 low_ratio: float, high_ratio: float) -> None:
+                 low_ratio: float, high_ratio: float,
+                 loss_weight: float) -> None:
         super().__init__(energy_temperature, low_ratio, high_ratio)
+        check_non_negative('loss_weight', loss_weight)
+        self.loss_weight = float(loss_weight)
         for name, value in (('low_energy_temperature', low_energy_temperature),
                             ('mid_temperature',
                              mid_temperature), ('high_energy_temperature',
@@ -69,7 +73,3 @@ class EnergyTemperatureLoss(EnergyConsumer):
                 f'mid_temperature={self.mid_temperature}, '
                 f'high_energy_temperature={self.high_energy_temperature}, ' +
                 super().extra_repr())
-
-
-#: The name this base had before it became a class of its own.
-EnergyTemperatureMixin = EnergyTemperatureLoss

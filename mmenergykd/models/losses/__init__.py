@@ -1,7 +1,4 @@
 # Copyright (c) mmenergykd contributors. All rights reserved.
-from ..energy import (EnergyConsumer, EnergyTemperatureLoss,
-                      EnergyTemperatureMixin, assign_energy_groups,
-                      energy_score, sorted_index_thresholds)
 from .dkd_loss import DKDLoss
 from .energy_dkd_loss import EnergyDKDLoss
 from .energy_kd_loss import EnergyKDLoss
@@ -11,8 +8,6 @@ from .kd_loss import KDLoss
 from .mlkd_loss import MLKDLoss
 
 __all__ = [
-    'energy_score', 'sorted_index_thresholds', 'assign_energy_groups',
-    'EnergyConsumer', 'EnergyTemperatureLoss', 'EnergyTemperatureMixin',
     'per_sample_kd', 'per_sample_dkd', 'KDLoss', 'DKDLoss', 'EnergyKDLoss',
     'EnergyDKDLoss', 'MLKDLoss', 'EnergyMLKDLoss'
 ]

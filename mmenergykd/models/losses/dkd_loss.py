@@ -1,18 +1,16 @@
 # Copyright (c) mmenergykd contributors. All rights reserved.
-from torch import Tensor
+from torch import Tensor, nn
 
 from mmenergykd.registry import MODELS
-from mmenergykd.utils.validation import check_temperature
-from ..utils.teacher_logits_check import TeacherLogitsCheck
+from mmenergykd.utils.validation import (check_labels, check_logits,
+                                         check_non_negative, check_temperature)
 from .functional import per_sample_dkd
-from .utils import (check_dkd_weights, check_labels, check_logits,
-                    check_loss_weight)
 
 __all__ = ['DKDLoss']
 
 
 @MODELS.register_module()
-class DKDLoss(TeacherLogitsCheck):
+class DKDLoss(nn.Module):
     """Decoupled Knowledge Distillation (Zhao et al., CVPR 2022).
 
     ``loss_weight * mean_i[T^2 * (alpha * TCKD_i + beta * NCKD_i)]``. The
@@ -35,9 +33,10 @@ class DKDLoss(TeacherLogitsCheck):
                  temperature: float = 4.0,
                  loss_weight: float = 1.0):
         super().__init__()
-        check_dkd_weights(alpha, beta)
+        check_non_negative('alpha', alpha)
+        check_non_negative('beta', beta)
         check_temperature('temperature', temperature)
-        check_loss_weight(loss_weight)
+        check_non_negative('loss_weight', loss_weight)
         self.alpha = float(alpha)
         self.beta = float(beta)
         self.temperature = float(temperature)
@@ -55,7 +54,7 @@ class DKDLoss(TeacherLogitsCheck):
         Returns:
             Tensor: A float32 scalar, already multiplied by ``loss_weight``.
         """
-        check_logits(student_logits, teacher_logits, self.check_finite)
+        check_logits(student_logits, teacher_logits)
         check_labels(gt_labels, student_logits)
         per_sample = per_sample_dkd(student_logits, teacher_logits, gt_labels,
                                     self.temperature, self.alpha, self.beta)

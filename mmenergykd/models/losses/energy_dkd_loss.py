@@ -4,10 +4,10 @@ from typing import Optional
 from torch import Tensor
 
 from mmenergykd.registry import MODELS
+from mmenergykd.utils.validation import (check_labels, check_logits,
+                                         check_non_negative)
 from ..energy import EnergyTemperatureLoss
 from .functional import per_sample_dkd
-from .utils import (check_dkd_weights, check_labels, check_logits,
-                    check_loss_weight)
 
 __all__ = ['EnergyDKDLoss']
 
@@ -61,14 +61,13 @@ class EnergyDKDLoss(EnergyTemperatureLoss):
                     f'`mid_temperature={mid_temperature!r}`, two names for '
                     'the same (middle-energy) temperature: set only one.')
             mid_temperature = temperature
-        check_dkd_weights(alpha, beta)
+        check_non_negative('alpha', alpha)
+        check_non_negative('beta', beta)
         super().__init__(low_energy_temperature, mid_temperature,
                          high_energy_temperature, energy_temperature,
-                         low_ratio, high_ratio)
-        check_loss_weight(loss_weight)
+                         low_ratio, high_ratio, loss_weight)
         self.alpha = float(alpha)
         self.beta = float(beta)
-        self.loss_weight = float(loss_weight)
 
     def forward(self,
                 student_logits: Tensor,

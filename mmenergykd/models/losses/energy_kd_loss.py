@@ -4,9 +4,9 @@ from typing import Optional
 from torch import Tensor
 
 from mmenergykd.registry import MODELS
+from mmenergykd.utils.validation import check_logits
 from ..energy import EnergyTemperatureLoss
 from .functional import per_sample_kd
-from .utils import check_logits, check_loss_weight
 
 __all__ = ['EnergyKDLoss']
 
@@ -58,9 +58,7 @@ class EnergyKDLoss(EnergyTemperatureLoss):
                  loss_weight: float = 1.0):
         super().__init__(low_energy_temperature, mid_temperature,
                          high_energy_temperature, energy_temperature,
-                         low_ratio, high_ratio)
-        check_loss_weight(loss_weight)
-        self.loss_weight = float(loss_weight)
+                         low_ratio, high_ratio, loss_weight)
 
     def forward(self,
                 student_logits: Tensor,

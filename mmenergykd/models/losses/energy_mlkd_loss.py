@@ -4,11 +4,11 @@ from typing import Optional, Sequence
 from torch import Tensor
 
 from mmenergykd.registry import MODELS
-from mmenergykd.utils.validation import check_finite_logits
+from mmenergykd.utils.validation import (check_finite_logits,
+                                         check_temperature_set,
+                                         check_view_logits)
 from ..energy import EnergyTemperatureLoss
 from .mlkd_functional import mlkd_bracket
-from .mlkd_loss import check_temperature_set, check_view_logits
-from .utils import check_loss_weight
 
 __all__ = ['EnergyMLKDLoss']
 
@@ -74,10 +74,8 @@ class EnergyMLKDLoss(EnergyTemperatureLoss):
                  loss_weight: float = 0.9):
         super().__init__(low_energy_temperature, mid_temperature,
                          high_energy_temperature, energy_temperature,
-                         low_ratio, high_ratio)
+                         low_ratio, high_ratio, loss_weight)
         self.temperatures = check_temperature_set(temperatures)
-        check_loss_weight(loss_weight)
-        self.loss_weight = float(loss_weight)
 
     def forward(self,
                 student_weak: Tensor,
@@ -100,15 +98,10 @@ class EnergyMLKDLoss(EnergyTemperatureLoss):
         Returns:
             Tensor: A float32 scalar, already multiplied by ``loss_weight``.
         """
+        check_view_logits(student_weak, student_strong, teacher_weak,
+                          teacher_strong)
         # the weak view's finiteness: checked where the energies are computed
-        check_view_logits(
-            student_weak,
-            student_strong,
-            teacher_weak,
-            teacher_strong,
-            check_finite=False)
-        if self.check_finite:
-            check_finite_logits(teacher_strong)
+        check_finite_logits(teacher_strong)
         scale = self.sample_temperatures(teacher_weak,
                                          energies) / self.mid_temperature
         bracket = mlkd_bracket(student_weak, student_strong, teacher_weak,

@@ -1,17 +1,16 @@
 # Copyright (c) mmenergykd contributors. All rights reserved.
-from torch import Tensor
+from torch import Tensor, nn
 
 from mmenergykd.registry import MODELS
-from mmenergykd.utils.validation import check_temperature
-from ..utils.teacher_logits_check import TeacherLogitsCheck
+from mmenergykd.utils.validation import (check_logits, check_non_negative,
+                                         check_temperature)
 from .functional import per_sample_kd
-from .utils import check_logits, check_loss_weight
 
 __all__ = ['KDLoss']
 
 
 @MODELS.register_module()
-class KDLoss(TeacherLogitsCheck):
+class KDLoss(nn.Module):
     """Vanilla knowledge distillation (Hinton et al., 2015).
 
     ``loss_weight * mean_i[T^2 * KL(softmax(t_i / T) || softmax(s_i / T))]``.
@@ -31,7 +30,7 @@ class KDLoss(TeacherLogitsCheck):
     def __init__(self, temperature: float = 4.0, loss_weight: float = 1.0):
         super().__init__()
         check_temperature('temperature', temperature)
-        check_loss_weight(loss_weight)
+        check_non_negative('loss_weight', loss_weight)
         self.temperature = float(temperature)
         self.loss_weight = float(loss_weight)
 
@@ -46,7 +45,7 @@ class KDLoss(TeacherLogitsCheck):
         Returns:
             Tensor: A float32 scalar, already multiplied by ``loss_weight``.
         """
-        check_logits(student_logits, teacher_logits, self.check_finite)
+        check_logits(student_logits, teacher_logits)
         per_sample = per_sample_kd(student_logits, teacher_logits,
                                    self.temperature)
         return self.loss_weight * per_sample.mean()

@@ -1,19 +1,20 @@
 # Copyright (c) mmenergykd contributors. All rights reserved.
-from typing import Sequence, Tuple
+from typing import Sequence
 
-from torch import Tensor
+from torch import Tensor, nn
 
 from mmenergykd.registry import MODELS
-from mmenergykd.utils.validation import check_finite_logits, check_temperature
-from ..utils.teacher_logits_check import TeacherLogitsCheck
+from mmenergykd.utils.validation import (check_finite_logits,
+                                         check_non_negative,
+                                         check_temperature_set,
+                                         check_view_logits)
 from .mlkd_functional import mlkd_bracket
-from .utils import check_logits, check_loss_weight
 
-__all__ = ['MLKDLoss', 'check_temperature_set', 'check_view_logits']
+__all__ = ['MLKDLoss']
 
 
 @MODELS.register_module()
-class MLKDLoss(TeacherLogitsCheck):
+class MLKDLoss(nn.Module):
     """Multi-Level Logit Distillation (Jin, Wang, Lin, CVPR 2023).
 
     Computes the distillation part of the official MLKD code's total loss,
@@ -80,7 +81,7 @@ class MLKDLoss(TeacherLogitsCheck):
                  loss_weight: float = 0.9):
         super().__init__()
         self.temperatures = check_temperature_set(temperatures)
-        check_loss_weight(loss_weight)
+        check_non_negative('loss_weight', loss_weight)
         self.loss_weight = float(loss_weight)
 
     def forward(self, student_weak: Tensor, student_strong: Tensor,
@@ -97,7 +98,9 @@ class MLKDLoss(TeacherLogitsCheck):
             Tensor: A float32 scalar, already multiplied by ``loss_weight``.
         """
         check_view_logits(student_weak, student_strong, teacher_weak,
-                          teacher_strong, self.check_finite)
+                          teacher_strong)
+        check_finite_logits(teacher_weak)
+        check_finite_logits(teacher_strong)
         bracket = mlkd_bracket(student_weak, student_strong, teacher_weak,
                                teacher_strong, self.temperatures)
         return self.loss_weight * bracket
@@ -105,49 +108,3 @@ class MLKDLoss(TeacherLogitsCheck):
     def extra_repr(self) -> str:
         return (f'temperatures={self.temperatures}, '
                 f'loss_weight={self.loss_weight}')
-
-
-def check_temperature_set(temperatures: Sequence[float]) -> Tuple[float]:
-    """Validate MLKD's temperature set and return it as a tuple of floats.
-
-    Raises:
-        ValueError: Unless ``temperatures`` is a non-empty list / tuple of
-            valid temperatures (finite, > 0, see ``check_temperature``).
-    """
-    if not isinstance(temperatures, (list, tuple)) or not temperatures:
-        raise ValueError(
-            '`temperatures` must be a non-empty list or tuple of positive '
-            f'numbers, got {temperatures!r}. Set e.g. '
-            '`temperatures=(4.0, 3.0, 5.0, 2.0, 6.0)` (the MLKD recipe).')
-    for index, value in enumerate(temperatures):
-        check_temperature(f'temperatures[{index}]', value)
-    return tuple(float(t) for t in temperatures)
-
-
-def check_view_logits(student_weak: Tensor,
-                      student_strong: Tensor,
-                      teacher_weak: Tensor,
-                      teacher_strong: Tensor,
-                      check_finite: bool = True) -> None:
-    """Check that the four logits of a two-view batch fit together.
-
-    Args:
-        student_weak (Tensor): Shape (B, C), B > 0.
-        student_strong (Tensor): Shape (B, C).
-        teacher_weak (Tensor): Shape (B, C).
-        teacher_strong (Tensor): Shape (B, C).
-        check_finite (bool): Also raise on NaN / Inf teacher logits (reads
-            a value back from the device).
-    """
-    check_logits(student_weak, teacher_weak, check_finite=False)
-    check_logits(student_strong, teacher_strong, check_finite=False)
-    if student_weak.shape != student_strong.shape:
-        raise ValueError(
-            'The weak- and strong-view logits must have the same shape '
-            f'(batch, num_classes), got weak {tuple(student_weak.shape)} and '
-            f'strong {tuple(student_strong.shape)}. Both views must come '
-            "from the same images: use MMPretrain's `MultiView` with one "
-            'weak and one strong pipeline and `MultiViewClsDataPreprocessor`.')
-    if check_finite:
-        check_finite_logits(teacher_weak)
-        check_finite_logits(teacher_strong)

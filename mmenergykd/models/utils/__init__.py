@@ -2,9 +2,8 @@
 from .model_config import build_classifier, resolve_model_cfg
 from .teacher_checkpoint import (compare_state_dicts, extract_state_dict,
                                  load_teacher_checkpoint)
-from .teacher_logits_check import TeacherLogitsCheck
 
 __all__ = [
     'build_classifier', 'resolve_model_cfg', 'compare_state_dicts',
-    'extract_state_dict', 'load_teacher_checkpoint', 'TeacherLogitsCheck'
+    'extract_state_dict', 'load_teacher_checkpoint'
 ]

@@ -5,7 +5,7 @@ import torch
 from mmengine.runner import Runner
 
 import mmenergykd.engine.calibration_policy as calib_module
-from mmenergykd.models.losses import energy_score
+from mmenergykd.models.energy import energy_score
 from tests.helpers import (make_imagenet_folder, save_tiny_teacher,
                            tiny_runner_cfg)
 

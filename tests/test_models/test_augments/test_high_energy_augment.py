@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from mmenergykd.models.augments import HighEnergyAugment
-from mmenergykd.models.losses import energy_score
+from mmenergykd.models.energy import energy_score
 from tests.helpers import (build_model, random_batch, save_tiny_teacher,
                            tiny_distiller_cfg)
 

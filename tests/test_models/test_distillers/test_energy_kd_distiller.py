@@ -3,7 +3,7 @@ import copy
 import pytest
 import torch
 
-from mmenergykd.models.losses import energy_score
+from mmenergykd.models.energy import energy_score
 from tests.helpers import (build_model, random_batch,
                            save_openmmlab_checkpoint, save_tiny_teacher,
                            tiny_classifier, tiny_distiller_cfg)
@@ -293,8 +293,8 @@ def test_teacher_from_its_pretrained_init_cfg_loads_strictly(teacher_ckpt):
 
 def test_random_teacher_only_when_allowed():
     cfg = tiny_distiller_cfg(None)
-    cfg.pop('allow_random_teacher')
+    cfg.pop('teacher_settings')
     with pytest.raises(ValueError, match='`model.teacher_ckpt` is not set'):
         build_model(cfg)
     with pytest.warns(UserWarning, match='random initialisation'):
-        build_model(dict(cfg, allow_random_teacher=True))
+        build_model(dict(cfg, teacher_settings=dict(allow_random=True)))

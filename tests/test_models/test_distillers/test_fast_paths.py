@@ -15,8 +15,7 @@ import torch
 from mmengine.optim import AmpOptimWrapper
 from torch.overrides import TorchFunctionMode
 
-from mmenergykd.models.energy import group_shares
-from mmenergykd.models.losses import energy_score
+from mmenergykd.models.energy import energy_score, group_shares
 from tests.helpers import (build_model, random_batch, save_tiny_teacher,
                            tiny_classifier, tiny_distiller_cfg)
 
@@ -37,6 +36,8 @@ ENERGY_DKD = dict(
 KD = dict(loss_kd=dict(type='KDLoss', temperature=4.0))
 SIZE = 32
 NUM = 8
+#: The teacher without its finite check (the one sync a step has by design).
+UNCHECKED = dict(check_finite=False)
 
 
 @pytest.fixture(scope='module')
@@ -126,7 +127,7 @@ def test_channels_last(teacher_ckpt, distill_losses):
 
 def test_teacher_inference_mode(teacher_ckpt):
     plain = make(teacher_ckpt)
-    fast = make(teacher_ckpt, teacher_inference_mode=True)
+    fast = make(teacher_ckpt, teacher_settings=dict(inference_mode=True))
     data = batch(plain)
     calibrate(plain, data['inputs'])
     calibrate(fast, data['inputs'])
@@ -138,7 +139,7 @@ def test_teacher_inference_mode(teacher_ckpt):
 
 def test_compile_teacher(teacher_ckpt):
     plain = make(teacher_ckpt)
-    fast = make(teacher_ckpt, compile_teacher=True)
+    fast = make(teacher_ckpt, teacher_settings=dict(compile=True))
     data = batch(plain)
     calibrate(plain, data['inputs'])
     calibrate(fast, data['inputs'])
@@ -155,8 +156,7 @@ def test_all_fast_paths_together(teacher_ckpt):
     fast = make(
         teacher_ckpt,
         channels_last=True,
-        teacher_inference_mode=True,
-        check_finite_teacher=False)
+        teacher_settings=dict(inference_mode=True, check_finite=False))
     data = batch(plain)
     calibrate(plain, data['inputs'])
     calibrate(fast, data['inputs'])
@@ -329,9 +329,9 @@ def test_sync_detector_catches_syncs():
 @pytest.mark.parametrize('calibrated', [True, False])
 def test_energy_logic_does_not_sync(teacher_ckpt, distill_losses, calibrated):
     """A whole ``loss`` call (teacher, student, distill losses, the logged
-    energy-group shares) with ``check_finite_teacher=False`` (that check
-    syncs by design): no read-back from the device."""
-    model = make(teacher_ckpt, distill_losses, check_finite_teacher=False)
+    energy-group shares) with the teacher's ``check_finite=False`` (that
+    check syncs by design): no read-back from the device."""
+    model = make(teacher_ckpt, distill_losses, teacher_settings=UNCHECKED)
     data = batch(model)
     if calibrated:
         calibrate(model, data['inputs'])
@@ -348,17 +348,26 @@ def test_teacher_finite_check_is_the_only_sync(teacher_ckpt):
     """With the check on, the step syncs once (the distiller's check), not
     once per loss: the losses leave the check to the distiller."""
     model = make(
-        teacher_ckpt, dict(**ENERGY_KD, **KD), check_finite_teacher=True)
-    assert all(not loss.check_finite for loss in model.distill_losses.values())
+        teacher_ckpt,
+        dict(**ENERGY_KD, **KD),
+        teacher_settings=dict(check_finite=True))
     data = batch(model)
     calibrate(model, data['inputs'])
     with SyncDetector() as detector:
         model(**data, mode='loss')
     assert detector.calls == ['__bool__']
+    # the same losses on their own check the teacher logits they are given
+    with torch.no_grad():
+        teacher = model.teacher_logits(data['inputs'])
+        student = model.student_logits(data['inputs'])
+    for loss in model.distill_losses.values():
+        with SyncDetector() as detector:
+            loss(student, teacher)
+        assert detector.calls == ['__bool__'], type(loss).__name__
 
 
 def test_energies_computed_once_per_step(teacher_ckpt):
-    model = make(teacher_ckpt, check_finite_teacher=False)
+    model = make(teacher_ckpt, teacher_settings=UNCHECKED)
     data = batch(model)
     calibrate(model, data['inputs'])
     from mmenergykd.models.energy import consumer as energy_module
@@ -374,7 +383,7 @@ def test_heda_syncs_only_for_its_subset_size(teacher_ckpt):
     reading that number (``nonzero``) is its one, necessary sync; the
     energies are computed once per step and passed to HE-DA."""
     from mmenergykd.models.augments import HighEnergyAugment
-    model = make(teacher_ckpt, check_finite_teacher=False)
+    model = make(teacher_ckpt, teacher_settings=UNCHECKED)
     model.high_energy_augment = HighEnergyAugment(
         high_ratio=0.5, kd_term='energy')
     data = batch(model)
@@ -396,7 +405,7 @@ def test_heda_syncs_only_for_its_subset_size(teacher_ckpt):
 @pytest.mark.parametrize('distill_losses', [ENERGY_KD, ENERGY_DKD])
 def test_energy_logic_does_not_sync_cuda(teacher_ckpt, distill_losses):
     model = make(
-        teacher_ckpt, distill_losses, check_finite_teacher=False).cuda()
+        teacher_ckpt, distill_losses, teacher_settings=UNCHECKED).cuda()
     data = batch(model)
     calibrate(model, data['inputs'])
     with torch.no_grad():

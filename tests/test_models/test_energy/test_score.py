@@ -3,10 +3,10 @@ import math
 import pytest
 import torch
 
-from mmenergykd.models.energy import (energy_thresholds, group_shares,
+from mmenergykd.models.energy import (assign_energy_groups, energy_score,
+                                      energy_thresholds, group_shares,
+                                      sorted_index_thresholds,
                                       uncrossed_thresholds)
-from mmenergykd.models.losses import (assign_energy_groups, energy_score,
-                                      sorted_index_thresholds)
 
 
 def test_energy_score_known_value():

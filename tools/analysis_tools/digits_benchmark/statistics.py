@@ -98,7 +98,7 @@ def pick_thresholds(runs: Dict[str, List[dict]], train_energies: np.ndarray,
     Returns:
         tuple: ``(thresholds, source, heda_threshold)``.
     """
-    from mmenergykd.models.losses import sorted_index_thresholds
+    from mmenergykd.models.energy import sorted_index_thresholds
     source = None
     thresholds = None
     heda_threshold = None

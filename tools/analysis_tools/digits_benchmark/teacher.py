@@ -66,7 +66,7 @@ def _teacher_energies(model: torch.nn.Module, temperature: float,
     through the training transforms, one pass with fixed crops, as the
     calibration pass sees them) and on the held-out images, and the class
     count of the training split."""
-    from mmenergykd.models.losses import energy_score
+    from mmenergykd.models.energy import energy_score
     base = Config.fromfile(osp.join(CONFIG_DIR, METHODS['energykd'][0]))
     val_data = base.val_dataloader.dataset.to_dict()
     train_eval_data = dict(train_data, pipeline=base.test_pipeline)

@@ -60,12 +60,10 @@ def build_teacher(setup: dict, check_finite: bool = True):
         return FrozenTeacher.build(
             model_cfg['teacher'],
             model_cfg.get('teacher_ckpt'),
-            allow_random=bool(model_cfg.get('allow_random_teacher')),
             channels_last=bool(model_cfg.get('channels_last', False)),
-            inference_mode=bool(
-                model_cfg.get('teacher_inference_mode', False)),
-            compile=model_cfg.get('compile_teacher', False),
-            check_finite=check_finite)
+            **dict(
+                model_cfg.get('teacher_settings') or {},
+                check_finite=check_finite))
 
 
 def unchecked(teacher):

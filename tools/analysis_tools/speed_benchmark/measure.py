@@ -78,7 +78,7 @@ class SpeedBenchmark:
     def fixed_inputs(self) -> None:
         """The preprocessed batch, the teacher's logits and energies on it,
         and a student-logits leaf for the loss-only rows."""
-        from mmenergykd.models.losses import energy_score
+        from mmenergykd.models.energy import energy_score
         with torch.no_grad():
             pre = self.model.data_preprocessor(copy.deepcopy(self.data), True)
             self.inputs = pre['inputs']
@@ -315,12 +315,13 @@ class SpeedBenchmark:
     # ------------------------------------------------------------------
     def fast_paths(self) -> dict:
         """The distiller's fast paths and checks, as run."""
-        model = self.model
+        model, teacher = self.model, self.model.frozen_teacher
+        teacher_settings = self.setup['model'].get('teacher_settings') or {}
         return dict(
-            channels_last=bool(model.channels_last),
-            teacher_inference_mode=bool(model.teacher_inference_mode),
-            compile_teacher=self.setup['model'].get('compile_teacher', False),
-            check_finite_teacher=bool(model.check_finite_teacher),
+            channels_last=bool(teacher.channels_last),
+            teacher_inference_mode=bool(teacher.inference_mode),
+            compile_teacher=teacher_settings.get('compile', False),
+            check_finite_teacher=bool(teacher.check_finite),
             check_finite_loss=bool(model.check_finite_loss),
             amp=self.settings.amp and self.settings.amp_dtype,
             cudnn_benchmark=bool(self.setup['cudnn_benchmark']))

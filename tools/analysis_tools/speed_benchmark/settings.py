@@ -161,16 +161,21 @@ def _model_cfg(cfg, settings: BenchSettings) -> dict:
     """The distiller's config with the benchmark's teacher and fast paths."""
     model_cfg = copy.deepcopy(cfg.model.to_dict())
     model_cfg['teacher_ckpt'] = settings.teacher_ckpt
+    teacher_settings = dict(model_cfg.get('teacher_settings') or {})
     # Timing needs no trained teacher: random weights cost the same.
-    model_cfg['allow_random_teacher'] = settings.teacher_ckpt is None
+    teacher_settings['allow_random'] = settings.teacher_ckpt is None
     if model_cfg.get('data_preprocessor') is None \
             and cfg.get('data_preprocessor') is not None:
         # as MMEngine's Runner does
         model_cfg['data_preprocessor'] = cfg.data_preprocessor.to_dict()
-    for flag in ('channels_last', 'teacher_inference_mode', 'compile_teacher',
-                 'check_finite_teacher'):
+    if settings.channels_last is not None:
+        model_cfg['channels_last'] = settings.channels_last
+    for flag, key in (('teacher_inference_mode', 'inference_mode'),
+                      ('compile_teacher', 'compile'), ('check_finite_teacher',
+                                                       'check_finite')):
         if getattr(settings, flag) is not None:
-            model_cfg[flag] = getattr(settings, flag)
+            teacher_settings[key] = getattr(settings, flag)
+    model_cfg['teacher_settings'] = teacher_settings
     return model_cfg
 
 

@@ -50,12 +50,13 @@ def loss_only(model: nn.Module, student_logits: Tensor, teacher_logits: Tensor,
     """The distiller's energy, distill-loss and logged group-share part of a
     step alone, with backward (what Energy KD adds on top of KD in a step).
     """
+    from mmenergykd.models.energy import step_energies
     student_logits.grad = None
-    energies = model.step_energies(teacher_logits)
+    energies = step_energies(model.energy_consumers().values(), teacher_logits)
     # one view: the distiller takes the logits of each view as a list
-    losses = model.distill_loss_terms([student_logits], [teacher_logits],
-                                      energies, data_samples)
-    model.energy_shares(teacher_logits, energies)
+    losses = model.distill_losses([student_logits], [teacher_logits], energies,
+                                  data_samples)
+    model.distill_losses.energy_shares(teacher_logits, energies)
     sum(losses.values()).backward()
 
 
