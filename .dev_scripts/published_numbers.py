@@ -1,14 +1,21 @@
 # Copyright (c) mmenergykd contributors. All rights reserved.
-"""The published top-1 numbers the configs are compared with.
+"""The published top-1 numbers, typed once, for ``generate_metafiles.py``.
 
-Source: the Energy KD first author's results table (GitHub
+The metafiles the generator writes from this table are the one source of
+published numbers at run time: ``mim search``, the reproduction kit
+(``tools/reproduce``) and ``print_paper_table.py`` read the metafiles, never
+this file (it is not shipped).
+
+Sources: the Energy KD first author's results table (GitHub
 ``Seonghak35/Seonghak35.github.io``, ``kd-leaderboard/results.json``, as
 quoted in the project's ``shared/docs/anchors.md``). Its baseline columns are
 the standard published numbers: KD from the CRD paper (Tian et al., ICLR
 2020), DKD from the DKD paper (Zhao et al., CVPR 2022), MLKD from the MLKD
 paper (Jin et al., CVPR 2023); its Energy KD / Energy DKD / Energy MLKD
-columns are the author's own. Best test accuracy as those papers report it;
-seeds and best-vs-last are not stated. ``None``: no usable number.
+columns are the author's own. The ResNet56 -> ResNet20 row is not in that
+table: its KD / DKD numbers and its teacher / student are mdistiller's README
+(the CRD and DKD papers' numbers). Best test accuracy as those papers report
+it; seeds and best-vs-last are not stated. ``None``: no usable number.
 """
 
 #: Column -> where its numbers come from.
@@ -32,7 +39,12 @@ SOURCES = {
     "Energy MLKD: the Energy KD first author's results table "
     '(Seonghak35.github.io kd-leaderboard/results.json)',
 }
-
+#: Rows from another source than the author's table: pair -> source.
+ROW_SOURCES = {
+    ('resnet56', 'resnet20'):
+    'mdistiller README (megvii-research/mdistiller): the CRD / DKD papers\' '
+    'numbers for this pair, which the Energy KD table does not list',
+}
 COLUMNS = ('teacher', 'student', 'kd', 'energykd', 'dkd', 'energydkd', 'mlkd',
            'energymlkd')
 
@@ -60,6 +72,9 @@ CIFAR100 = {
                                70.89),
     ('resnet50', 'mobilenetv2'): (79.34, 64.60, 67.35, 68.97, 70.35, 70.77,
                                   71.04, 71.32),
+    # mdistiller's README (ROW_SOURCES); nothing else is published for it
+    ('resnet56', 'resnet20'): (72.34, 69.06, 70.66, None, 71.97, None, None,
+                               None),
 }
 
 #: Notes printed with a number that needs one.
@@ -68,6 +83,8 @@ CAVEATS = {
     'the table prints "74.11 (?)": the DKD number, perhaps copied',
     (('vgg13', 'mobilenetv2'), 'energydkd'):
     "unknown: the table's 77.19 is above the teacher (74.64), a typo",
+    (('resnet56', 'resnet20'), 'energykd'):
+    'none published for this pair (the release ships its recipe only)',
 }
 
 #: ImageNet ResNet-34 -> ResNet-18 row of the same table (torchvision
@@ -78,11 +95,31 @@ IMAGENET_R34_R18 = {
     'mlkd': 71.90,
     'energydkd': 72.21
 }
+#: Why an ImageNet (pair, method) has no number, where more than "none".
+IMAGENET_NOTES = {
+    'resnet50_mobilenetv2':
+    'no published ImageNet number for this pair: the ResNet-50 row of the '
+    'Energy KD table uses MobileNet V1, not MobileNetV2',
+}
 
 
-def cifar100_number(teacher: str, student: str, method: str):
-    """The published CIFAR-100 top-1 of a pair and method, or None."""
+def cifar100_number(teacher: str, student: str, column: str):
+    """The published CIFAR-100 top-1 of a pair and column, or None.
+
+    Args:
+        teacher (str): Teacher config name, e.g. ``'resnet32x4'``.
+        student (str): Student config name.
+        column (str): A method, ``'teacher'`` or ``'student'``.
+
+    Returns:
+        float | None: The number, None where nothing is published.
+    """
     row = CIFAR100.get((teacher, student))
-    if row is None or method not in COLUMNS:
+    if row is None or column not in COLUMNS:
         return None
-    return row[COLUMNS.index(method)]
+    return row[COLUMNS.index(column)]
+
+
+def cifar100_source(teacher: str, student: str, method: str) -> str:
+    """Where a CIFAR-100 number of a pair and method comes from."""
+    return ROW_SOURCES.get((teacher, student), SOURCES.get(method, ''))

@@ -2,7 +2,7 @@
 # 2 / 4 / 6 at base 4): low-energy (confident) samples get the LOWER
 # temperature. Scaled to the ImageNet base T = 1 as explained in
 # res34_res18_in1k.py: 0.5 / 1.0 / 1.5.
-_base_ = ['../energykd/res34_res18_in1k.py']
+_base_ = ['./res34_res18_in1k.py']
 
 model = dict(
     distill_losses=dict(

@@ -1,6 +1,7 @@
 # MLKD (Jin et al., CVPR 2023): ResNet-34 -> ResNet-18 on ImageNet, 100
-# epochs. Loss as the official MLKD code computes it (MLKDLoss, method.md
-# section 6), label loss on both views.
+# epochs (MMPretrain's resnet34_8xb32_in1k teaches its resnet18_8xb32_in1k).
+# Loss as the official MLKD code computes it (MLKDLoss, method.md section 6),
+# label loss on both views.
 # Recipe: the MLKD code's ImageNet config for this pair
 # (configs/imagenet/r34_r18/kd_ours.yaml of the MLKD code base, as carried by
 # its fork sunshangquan/logit-standardization-KD): KD_ours with
@@ -13,14 +14,15 @@
 # paper's 71.90.
 _base_ = [
     '../_base_/datasets/imagenet_mlkd_bs32.py',
-    '../_base_/schedules/imagenet_bs256_100e.py',
-    '../_base_/models/resnet34_resnet18_in1k.py'
+    '../_base_/schedules/imagenet_bs256_100e.py', '../_base_/distill/mlkd.py'
 ]
 
+teacher_ckpt = 'https://download.openmmlab.com/mmclassification/v0/resnet/resnet34_8xb32_in1k_20210831-f257d4e6.pth'  # noqa: E501
 model = dict(
+    student='mmpretrain::resnet/resnet18_8xb32_in1k.py',
+    teacher='mmpretrain::resnet/resnet34_8xb32_in1k.py',
+    teacher_ckpt=teacher_ckpt,
     student_loss_weight=0.5,
     distill_losses=dict(
         loss_mlkd=dict(
-            type='MLKDLoss',
-            temperatures=(1.0, 3.0, 5.0, 2.0, 6.0),
-            loss_weight=0.5)))
+            temperatures=(1.0, 3.0, 5.0, 2.0, 6.0), loss_weight=0.5)))
