@@ -7,6 +7,13 @@ _base_ = ['mmpretrain::_base_/default_runtime.py']
 # config (MMPretrain's tools/train.py never imports mmenergykd itself).
 custom_imports = dict(imports=['mmenergykd'], allow_failed_imports=False)
 
+# One run per work dir, data checked first: GuardedRunner (MMEngine's Runner
+# plus) takes WORK_DIR/run.lock before it writes anything, refusing a second
+# run with the first one's process id and host (a dead run's lock is
+# ignored), and refuses an empty train / val / test set before the first
+# step. Registered in MMPretrain's registry, hence the prefix.
+runner_type = 'mmpretrain.GuardedRunner'
+
 # Crash-safe checkpoints: AtomicCheckpointHook writes each checkpoint and
 # `last_checkpoint` through a temporary file and a rename, so a run killed
 # while saving never leaves a truncated "latest" checkpoint for `--resume`.

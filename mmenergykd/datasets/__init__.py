@@ -2,9 +2,10 @@
 """Datasets registered by mmenergykd."""
 from .cifar100_lt import CIFAR100LT
 from .digits import SklearnDigits
+from .sample_errors import SampleLoadError, name_sample_errors
 from .transforms import ViewRandomCrop, ViewRandomFlip, recording_pipeline
 
 __all__ = [
     'CIFAR100LT', 'SklearnDigits', 'ViewRandomCrop', 'ViewRandomFlip',
-    'recording_pipeline'
+    'recording_pipeline', 'SampleLoadError', 'name_sample_errors'
 ]

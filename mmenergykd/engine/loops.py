@@ -24,13 +24,17 @@ from typing import Dict, List, Optional, Tuple, Union
 from mmengine.dist import get_rank, get_world_size
 from mmengine.logging import print_log
 from mmengine.model import is_model_wrapper
-from mmengine.runner import EpochBasedTrainLoop
+from mmengine.runner import BaseLoop, EpochBasedTrainLoop
 from torch.utils.data import DataLoader
 
 from mmenergykd.models.distillers import EnergyKDDistiller
 from mmenergykd.registry import LOOPS
 from mmenergykd.utils.seeding import (only_cpu_generators,
                                       seed_everything_for_step)
+from .data_checks import check_loop_data
+from .runner import GuardedRunner
+from .stop_signals import log_stop_signals
+from .work_dir_lock import hold_work_dir, release_work_dir_lock
 
 __all__ = ['ResumableEpochBasedTrainLoop']
 
@@ -149,6 +153,25 @@ class ResumableEpochBasedTrainLoop(EpochBasedTrainLoop):
                 level=logging.WARNING)
 
     def run(self):
+        """Launch training (see :meth:`_run`), holding the work dir (unless
+        the runner, a ``GuardedRunner``, holds it) and logging a stop by
+        SIGTERM / SIGINT."""
+        runner = self.runner
+        guarded = isinstance(runner, GuardedRunner)
+        if not guarded:  # what GuardedRunner does itself, earlier
+            hold_work_dir(runner.work_dir)
+        try:
+            if not guarded:
+                check_loop_data(self, 'train_dataloader')
+                if isinstance(runner._val_loop, BaseLoop):
+                    check_loop_data(runner._val_loop, 'val_dataloader')
+            with log_stop_signals(runner, self):
+                return self._run()
+        finally:
+            if not guarded:
+                release_work_dir_lock(runner.work_dir)
+
+    def _run(self):
         """Launch training (first refusing an incompatible checkpoint)."""
         model = self.runner.model
         if is_model_wrapper(model):

@@ -5,6 +5,8 @@ import glob
 import logging
 import os
 import os.path as osp
+import shlex
+import sys
 import zipfile
 from typing import List, Optional
 
@@ -18,7 +20,7 @@ from mmenergykd.utils.config_type import config_type_name
 __all__ = [
     'check_reliability', 'check_epoch_settings', 'setup_cpu_distributed',
     'shutdown_distributed', 'find_resumable_checkpoint',
-    'is_complete_checkpoint'
+    'is_complete_checkpoint', 'last_complete_checkpoint', 'resume_command'
 ]
 
 RESUMABLE_LOOP = 'ResumableEpochBasedTrainLoop'
@@ -180,12 +182,57 @@ def is_complete_checkpoint(path: str) -> bool:
         return False
 
 
+def _named_by_last_checkpoint(work_dir: str, last: str) -> Optional[str]:
+    """The complete checkpoint ``last_checkpoint``'s content ``last`` means.
+
+    The file holds an absolute path: after the work dir was moved or
+    copied, the checkpoint of that name in ``work_dir`` is the one meant.
+    """
+    here = osp.join(work_dir, osp.basename(last))
+    if osp.abspath(osp.dirname(last)) != osp.abspath(work_dir) and \
+            is_complete_checkpoint(here):
+        return here
+    return last if is_complete_checkpoint(last) else None
+
+
+def _newest_complete_checkpoint(work_dir: str) -> Optional[str]:
+    candidates = [
+        p for p in glob.glob(osp.join(work_dir, '*.pth'))
+        if not osp.basename(p).startswith('best_')
+    ]
+    candidates.sort(key=lambda p: os.stat(p).st_mtime, reverse=True)
+    for path in candidates:
+        if is_complete_checkpoint(path):
+            return path
+    return None
+
+
+def last_complete_checkpoint(work_dir: str) -> Optional[str]:
+    """:func:`find_resumable_checkpoint` without its log lines.
+
+    Args:
+        work_dir (str): The run's work directory.
+
+    Returns:
+        str | None: A path, or None when there is nothing to resume from.
+    """
+    last_file = osp.join(work_dir, 'last_checkpoint')
+    last = ''
+    if osp.isfile(last_file):
+        with open(last_file) as f:
+            last = f.read().strip()
+    found = _named_by_last_checkpoint(work_dir, last) if last else None
+    return found or _newest_complete_checkpoint(work_dir)
+
+
 def find_resumable_checkpoint(work_dir: str) -> Optional[str]:
     """The checkpoint that ``--resume`` (no path) should continue from.
 
-    ``work_dir/last_checkpoint`` when it names a complete file; otherwise
-    (the file is missing, empty, or names a deleted / truncated checkpoint)
-    the newest complete ``*.pth`` in ``work_dir`` (``best_*`` excluded).
+    The checkpoint ``work_dir/last_checkpoint`` names when it is complete
+    (in ``work_dir`` when the work dir was moved since: the file holds an
+    absolute path); otherwise (the file is missing, empty, or names a
+    deleted / truncated checkpoint) the newest complete ``*.pth`` in
+    ``work_dir`` (``best_*`` excluded).
 
     Args:
         work_dir (str): The run's work directory.
@@ -197,19 +244,72 @@ def find_resumable_checkpoint(work_dir: str) -> Optional[str]:
     if osp.isfile(last_file):
         with open(last_file) as f:
             last = f.read().strip()
-        if last and is_complete_checkpoint(last):
-            return last
+        found = _named_by_last_checkpoint(work_dir, last) if last else None
+        if found is not None and found != last:
+            print_log(
+                f'{last_file} names {last!r}, outside this work dir (it '
+                f'was moved or copied since): resuming from {found}.',
+                logger='current',
+                level=logging.INFO)
+        if found is not None:
+            return found
+        if not last:
+            why = 'is empty'
+        elif not osp.exists(last):
+            why = f'names {last!r}, which does not exist'
+        else:
+            why = (f'names {last!r}, which is not a complete checkpoint '
+                   '(cut short, e.g. by a run killed while saving)')
         print_log(
-            f'{last_file} names {last!r}, which is not a complete '
-            'checkpoint; looking for the newest complete one.',
+            f'{last_file} {why}; looking for the newest complete checkpoint '
+            f'in {work_dir}.',
             logger='current',
             level=logging.WARNING)
-    candidates = [
-        p for p in glob.glob(osp.join(work_dir, '*.pth'))
-        if not osp.basename(p).startswith('best_')
-    ]
-    candidates.sort(key=lambda p: os.stat(p).st_mtime, reverse=True)
-    for path in candidates:
-        if is_complete_checkpoint(path):
-            return path
-    return None
+    return _newest_complete_checkpoint(work_dir)
+
+
+def _strip_resume(args: List[str]) -> List[str]:
+    """``args`` without ``--resume`` (and the checkpoint it names)."""
+    out, skip = [], False
+    for arg in args:
+        if skip:
+            skip = False
+            if arg.endswith('.pth') or '://' in arg:
+                continue
+        if arg == '--resume':
+            skip = True
+            continue
+        if not arg.startswith('--resume='):
+            out.append(arg)
+    return out
+
+
+def resume_command(config: Optional[str],
+                   work_dir: str,
+                   world_size: int = 1) -> str:
+    """The command that resumes this process's training run.
+
+    This process's own command line with ``--resume`` when it is a
+    ``train.py`` (ours, MMPretrain's, or the one ``mim train`` runs);
+    otherwise ``tools/train.py`` on the config and the work dir.
+
+    Args:
+        config (str, optional): The config file.
+        work_dir (str): The work dir.
+        world_size (int): Processes of the run.
+
+    Returns:
+        str: A shell command.
+    """
+    argv = list(sys.argv)
+    if argv and osp.basename(argv[0]) == 'train.py':
+        words = ['python', argv[0]] + _strip_resume(argv[1:])
+    else:
+        words = [
+            'python', 'tools/train.py', config or 'CONFIG', '--work-dir',
+            work_dir
+        ]
+    command = shlex.join(words + ['--resume'])
+    if world_size > 1:
+        command += f' (with the same launcher and {world_size} processes)'
+    return command

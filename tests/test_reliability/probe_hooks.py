@@ -157,3 +157,55 @@ class TestStepMarkerHook(Hook):
                          data_batch=None,
                          outputs=None) -> None:
         open(osp.join(runner.work_dir, 'trained_a_step'), 'w').close()
+
+
+@HOOKS.register_module()
+class TestWaitForFileHook(Hook):
+    """Pause the run at a chosen moment until a file appears.
+
+    At that moment the hook creates ``ready``, then waits (at most
+    ``timeout`` seconds) until ``release`` exists: the test does something
+    to the paused run (starts a second run, sends a signal) meanwhile.
+
+    Args:
+        ready (str): File created when the run pauses.
+        release (str): File whose creation ends the pause.
+        at (str): ``'before_train'`` (before calibration) or
+            ``'after_iter'``.
+        at_iter (int): 1-based iteration, for ``'after_iter'``.
+        timeout (float): Seconds to wait at most.
+    """
+
+    priority = 'VERY_HIGH'
+
+    def __init__(self,
+                 ready: str,
+                 release: str,
+                 at: str = 'after_iter',
+                 at_iter: int = 1,
+                 timeout: float = 300.0) -> None:
+        assert at in ('before_train', 'after_iter')
+        self.ready = ready
+        self.release = release
+        self.at = at
+        self.at_iter = at_iter
+        self.timeout = timeout
+
+    def _pause(self) -> None:
+        import time
+        open(self.ready, 'w').close()
+        deadline = time.time() + self.timeout
+        while not osp.exists(self.release) and time.time() < deadline:
+            time.sleep(0.05)
+
+    def before_train(self, runner) -> None:
+        if self.at == 'before_train':
+            self._pause()
+
+    def after_train_iter(self,
+                         runner,
+                         batch_idx,
+                         data_batch=None,
+                         outputs=None) -> None:
+        if self.at == 'after_iter' and runner.iter + 1 == self.at_iter:
+            self._pause()

@@ -1,5 +1,6 @@
 # Copyright (c) mmenergykd contributors. All rights reserved.
 """A CheckpointHook whose checkpoints survive a kill at any moment."""
+import errno
 import glob
 import os
 import os.path as osp
@@ -8,11 +9,17 @@ from mmengine.dist import is_main_process
 from mmengine.fileio import LocalBackend
 from mmengine.hooks import CheckpointHook
 
+from mmenergykd.engine.runtime import (is_complete_checkpoint,
+                                       last_complete_checkpoint)
 from mmenergykd.registry import HOOKS
 from mmenergykd.utils.atomic_files import (TMP_SUFFIX, atomic_write_text,
                                            fsync_path)
 
-__all__ = ['AtomicCheckpointHook']
+__all__ = ['AtomicCheckpointHook', 'CheckpointWriteError']
+
+
+class CheckpointWriteError(OSError):
+    """A checkpoint could not be written (its ``errno`` is the cause's)."""
 
 
 @HOOKS.register_module()
@@ -35,6 +42,9 @@ class AtomicCheckpointHook(CheckpointHook):
        saving could leave ``last_checkpoint`` pointing at a deleted file).
 
     Leftover temporary files of a killed run are removed before training.
+    A save that fails (a full disk: ``OSError`` errno 28) removes its
+    temporary file and raises :class:`CheckpointWriteError` naming the
+    checkpoint being written and the last complete one.
 
     Example:
         >>> default_hooks = dict(checkpoint=dict(
@@ -72,6 +82,24 @@ class AtomicCheckpointHook(CheckpointHook):
         self.last_ckpt = final
         runner.message_hub.update_info('last_ckpt', self.last_ckpt)
         tmp_name = f'.{ckpt_filename}.{os.getpid()}{TMP_SUFFIX}'
+        tmp = osp.join(self.out_dir, tmp_name)
+        try:
+            self._write(runner, tmp_name, tmp, final, meta)
+        except OSError as err:
+            if osp.isfile(tmp):  # frees the space the partial file took
+                os.remove(tmp)
+            raise CheckpointWriteError(err.errno,
+                                       self._write_error(runner, final,
+                                                         err)) from err
+        if is_main_process() and outdated is not None and outdated != step:
+            old = osp.join(self.out_dir, self.filename_tmpl.format(outdated))
+            if osp.isfile(old):
+                os.remove(old)
+
+    def _write(self, runner, tmp_name: str, tmp: str, final: str,
+               meta) -> None:
+        """Write the checkpoint to ``tmp``, rename it, then point
+        ``last_checkpoint`` at it."""
         # Runner.save_checkpoint writes on the main process only.
         runner.save_checkpoint(
             self.out_dir,
@@ -85,12 +113,27 @@ class AtomicCheckpointHook(CheckpointHook):
             **self.args)
         if not is_main_process():
             return
-        tmp = osp.join(self.out_dir, tmp_name)
         fsync_path(tmp)
         os.replace(tmp, final)
         fsync_path(self.out_dir)
         atomic_write_text(osp.join(runner.work_dir, 'last_checkpoint'), final)
-        if outdated is not None and outdated != step:
-            old = osp.join(self.out_dir, self.filename_tmpl.format(outdated))
-            if osp.isfile(old):
-                os.remove(old)
+
+    def _write_error(self, runner, final: str, err: OSError) -> str:
+        """The message of a failed save: the file, why, what is left."""
+        last = last_complete_checkpoint(runner.work_dir)
+        if osp.isfile(final) and is_complete_checkpoint(final):
+            left = (f'{final} itself was written; only '
+                    f'{osp.join(runner.work_dir, "last_checkpoint")} could '
+                    'not be updated')
+        elif last:
+            left = (f'The last complete checkpoint is {last}; `--resume` '
+                    'continues from it')
+        else:
+            left = 'No complete checkpoint was written before it'
+        cause = err.strerror or str(err)
+        if err.errno == errno.ENOSPC:
+            cause += (f' on the disk holding {self.out_dir}: free space (or '
+                      'keep fewer checkpoints: '
+                      '`default_hooks.checkpoint.max_keep_ckpts`, or save '
+                      'elsewhere: `default_hooks.checkpoint.out_dir`)')
+        return f'Could not write the checkpoint {final}: {cause}. {left}.'
