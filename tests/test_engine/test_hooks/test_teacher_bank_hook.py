@@ -105,7 +105,7 @@ def test_bank_run_equals_live_run(setup):
     _, live = _losses(_config(root / 'live', setup['data'], setup['ckpt']))
     runner, banked = _losses(
         _config(root / 'banked', setup['data'], setup['ckpt'], setup['bank']))
-    assert runner.model.bank is not None
+    assert runner.model.teacher_source.bank is not None
     assert len(banked['loss']) == 6  # 2 epochs x 3 iterations
     for key in live:
         assert banked[key] == pytest.approx(live[key], abs=1e-5), key
