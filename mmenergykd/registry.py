@@ -7,10 +7,12 @@ MMPretrain's own, after ``custom_imports = dict(imports=['mmenergykd'])``.
 """
 import mmpretrain.registry as mmpretrain_registry
 from mmengine.registry import Registry
-from mmpretrain.registry import (DATASETS, HOOKS, LOOPS, MODELS, RUNNERS,
-                                 TRANSFORMS)
+from mmpretrain.registry import (DATASETS, HOOKS, LOOPS, METRICS, MODELS,
+                                 RUNNERS, TRANSFORMS)
 
-__all__ = ['DATASETS', 'HOOKS', 'LOOPS', 'MODELS', 'RUNNERS', 'TRANSFORMS']
+__all__ = [
+    'DATASETS', 'HOOKS', 'LOOPS', 'METRICS', 'MODELS', 'RUNNERS', 'TRANSFORMS'
+]
 
 # A config inheriting ``_base_ = ['mmenergykd::...']`` gets
 # ``_scope_='mmenergykd'`` on the base's dicts (MMEngine's rule for package

@@ -14,6 +14,8 @@ LAYERS = {
     'version': 0,
     'models': 1,
     'datasets': 1,
+    'evaluation': 1,
+    'visualization': 1,
     'engine': 2,
     'apis': 3,
 }

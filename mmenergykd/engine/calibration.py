@@ -7,7 +7,8 @@ seed, the training step's autocast); the policy of when to run it lives in
 """
 from collections import defaultdict
 from contextlib import nullcontext
-from typing import Callable, ContextManager, Dict, List, Optional
+from math import nan
+from typing import Callable, ContextManager, Dict, List, Optional, Tuple
 
 import torch
 from mmengine.dataset import DefaultSampler, InfiniteSampler
@@ -15,22 +16,31 @@ from mmengine.dist import all_gather_object, get_rank, get_world_size
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
-from mmenergykd.models.energy import (energy_score, energy_thresholds,
+from mmenergykd.models.energy import (HIGH, LOW, MID, assign_energy_groups,
+                                      energy_score, energy_thresholds,
                                       uncrossed_thresholds)
 from mmenergykd.utils.seeding import (PreserveRNGState, only_cpu_generators,
                                       seed_everything_for_step)
 
-__all__ = ['calibrate_energy', 'teacher_energies']
+__all__ = [
+    'CALIBRATION_KEY', 'SeededSamples', 'calibrate_energy',
+    'calibration_thresholds', 'group_statistics', 'teacher_batch_logits',
+    'teacher_energies'
+]
 
 CALIBRATION_KEY = 0xCA11B  # separates calibration seeds from training's
 
 
-class _SeededSamples(Dataset):
+class SeededSamples(Dataset):
     """``dataset[idx]`` with the global generators seeded from the index.
 
     The training transforms of a sample then draw the same numbers in the
     calibration pass whatever the number of processes, workers, the batch
     size or the order of the samples.
+
+    Args:
+        dataset: A map-style dataset.
+        seed (int): The run's seed.
     """
 
     def __init__(self, dataset, seed: int) -> None:
@@ -45,6 +55,9 @@ class _SeededSamples(Dataset):
         seed_everything_for_step(
             self.seed, CALIBRATION_KEY, idx, cpu_only=self.cpu_only)
         return self.dataset[idx]
+
+
+_SeededSamples = SeededSamples  # the name of earlier releases
 
 
 def _single_process_order(loader) -> Optional[List[int]]:
@@ -112,6 +125,32 @@ def _calibration_batches(dataloader: DataLoader) -> List[List[int]]:
     return [order[i:i + batch_size] for i in range(0, num_full, batch_size)]
 
 
+def _labels(samples: list) -> Tensor:
+    """The first ground-truth label of each sample; -1 where there is none."""
+    labels = []
+    for sample in samples:
+        label = sample.get('gt_label') if hasattr(sample, 'get') else None
+        ok = isinstance(label, Tensor) and label.numel() > 0
+        labels.append(int(label.reshape(-1)[0]) if ok else -1)
+    return torch.tensor(labels, dtype=torch.long)
+
+
+def teacher_batch_logits(model, inputs: Tensor, data_samples: list) -> Tensor:
+    """The teacher's logits of a training batch: looked up in the attached
+    teacher bank when ``model.teacher_bank`` is set, else the live
+    teacher's.
+
+    Args:
+        model (EnergyKDDistiller): The distiller.
+        inputs (Tensor): The preprocessed batch (B, C, H, W).
+        data_samples (list): Its data samples (the bank's keys).
+
+    Returns:
+        Tensor: Logits (B, num_classes).
+    """
+    return model.teacher_source.logits(inputs, data_samples)
+
+
 def _batch_logits(model, data: dict, batch: List[int], batch_no: int,
                   autocast: Callable[[], ContextManager]) -> Tensor:
     num_classes = getattr(model.student.head, 'num_classes', None)
@@ -122,7 +161,7 @@ def _batch_logits(model, data: dict, batch: List[int], batch_no: int,
         inputs = inputs[0]
     try:
         with autocast():
-            return model.teacher_source.logits(inputs, data_samples)
+            return teacher_batch_logits(model, inputs, data_samples)
     except ValueError as err:
         more = ', ...' if len(batch) > 16 else ''
         raise ValueError(
@@ -131,16 +170,44 @@ def _batch_logits(model, data: dict, batch: List[int], batch_no: int,
             'was saved.') from err
 
 
-def _gather(local: Dict[float, list],
-            temperatures: List[float]) -> Dict[float, Tensor]:
-    """Every rank's ``(batch number, energies)``, merged in batch order."""
+def _gather(local: Dict[object, list], keys: list) -> Dict[object, Tensor]:
+    """Every rank's ``(batch number, values)``, merged in batch order."""
     gathered = all_gather_object(local) if get_world_size() > 1 else [local]
     merged = {}
-    for t in temperatures:
-        parts = sorted((b, e) for g in gathered for b, e in g[t])
-        merged[t] = torch.cat([e for _, e in parts]) if parts \
+    for key in keys:
+        parts = sorted(((b, e) for g in gathered for b, e in g[key]),
+                       key=lambda part: part[0])
+        merged[key] = torch.cat([e for _, e in parts]) if parts \
             else torch.zeros(0)
     return merged
+
+
+def _teacher_pass(model, dataloader: DataLoader, temperatures: List[float],
+                  seed: int, autocast: Optional[Callable[[], ContextManager]]
+                  ) -> Dict[object, Tensor]:
+    """Energies per temperature, ``'label'`` and the teacher's top-1
+    ``'pred'`` of the calibration samples (see :func:`teacher_energies`)."""
+    autocast = autocast or nullcontext
+    batches = _calibration_batches(dataloader)
+    mine = list(range(get_rank(), len(batches), get_world_size()))
+    loader = DataLoader(
+        SeededSamples(dataloader.dataset, seed),
+        batch_sampler=[batches[b] for b in mine],
+        num_workers=getattr(dataloader, 'num_workers', 0),
+        collate_fn=dataloader.collate_fn,
+        pin_memory=False)
+    local: Dict[object, list] = defaultdict(list)
+    with PreserveRNGState(), torch.no_grad():
+        for batch_no, data in zip(mine, loader):
+            local['label'].append(
+                (batch_no, _labels(data.get('data_samples') or [])))
+            logits = _batch_logits(model, data, batches[batch_no], batch_no,
+                                   autocast)
+            local['pred'].append((batch_no, logits.argmax(dim=1).cpu()))
+            for temp in temperatures:
+                energies = energy_score(logits, temp).cpu()
+                local[temp].append((batch_no, energies))
+    return _gather(local, list(temperatures) + ['label', 'pred'])
 
 
 def teacher_energies(
@@ -171,24 +238,57 @@ def teacher_energies(
     Returns:
         dict[float, Tensor]: Energies per temperature, in sample order.
     """
-    autocast = autocast or nullcontext
-    batches = _calibration_batches(dataloader)
-    mine = list(range(get_rank(), len(batches), get_world_size()))
-    loader = DataLoader(
-        _SeededSamples(dataloader.dataset, seed),
-        batch_sampler=[batches[b] for b in mine],
-        num_workers=getattr(dataloader, 'num_workers', 0),
-        collate_fn=dataloader.collate_fn,
-        pin_memory=False)
-    local: Dict[float, list] = defaultdict(list)
-    with PreserveRNGState(), torch.no_grad():
-        for batch_no, data in zip(mine, loader):
-            logits = _batch_logits(model, data, batches[batch_no], batch_no,
-                                   autocast)
-            for temp in temperatures:
-                energies = energy_score(logits, temp).cpu()
-                local[temp].append((batch_no, energies))
-    return _gather(local, temperatures)
+    passed = _teacher_pass(model, dataloader, temperatures, seed, autocast)
+    return {temp: passed[temp] for temp in temperatures}
+
+
+def calibration_thresholds(energies: Tensor, consumer) -> Tuple[float, float]:
+    """The threshold rule of calibration, for one consumer's ratios.
+
+    The sorted-index rule of the release
+    (:func:`~mmenergykd.models.energy.energy_thresholds`) at the consumer's
+    ``low_ratio`` / ``high_ratio``, as :func:`calibrate_energy` sets it.
+
+    Args:
+        energies (Tensor): Energies (N,) at the consumer's ``T_E``.
+        consumer (EnergyConsumer): Gives ``low_ratio`` and ``high_ratio``.
+
+    Returns:
+        tuple[float, float]: ``(tau_low, tau_high)``.
+    """
+    low, high = uncrossed_thresholds(
+        *energy_thresholds(energies, consumer.low_ratio, consumer.high_ratio))
+    return low.item(), high.item()
+
+
+def group_statistics(energies: Tensor, low: float, high: float, labels: Tensor,
+                     preds: Tensor) -> dict:
+    """Counts, shares and the teacher's top-1 (%) per energy group.
+
+    Args:
+        energies (Tensor): Energies (N,).
+        low (float): ``tau_low``.
+        high (float): ``tau_high``.
+        labels (Tensor): Ground-truth label per sample (-1: none).
+        preds (Tensor): The teacher's top-1 class per sample.
+
+    Returns:
+        dict: ``counts``, ``shares`` and ``teacher_top1`` (NaN for an empty
+        group or one without labels), each a list ``[low, mid, high]``.
+    """
+    groups = assign_energy_groups(energies.float(), torch.tensor(low),
+                                  torch.tensor(high))
+    num = max(int(groups.numel()), 1)
+    counts, top1 = [], []
+    for group in (LOW, MID, HIGH):
+        mine = groups == group
+        labelled = mine & (labels >= 0)
+        counts.append(int(mine.sum()))
+        top1.append(100.0 *
+                    float((preds[labelled] == labels[labelled]).sum()) /
+                    int(labelled.sum()) if bool(labelled.any()) else nan)
+    return dict(
+        counts=counts, shares=[c / num for c in counts], teacher_top1=top1)
 
 
 def _check_finite_energies(energies: Dict[float, Tensor],
@@ -232,20 +332,29 @@ def calibrate_energy(model,
             context.
 
     Returns:
-        dict: ``num_samples`` and per-consumer ``thresholds`` ``[low,
-        high]``.
+        dict: ``num_samples``; per consumer ``thresholds`` ``[low, high]``
+        and ``groups`` (:func:`group_statistics`: counts, shares, the
+        teacher's top-1 per group); ``energies`` (``T_E`` -> Tensor (N,))
+        and ``labels`` (N,) of the calibration samples, for pictures (too
+        large for a checkpoint: keep ``num_samples`` and ``thresholds``).
     """
     consumers = model.energy_consumers()
     temperatures = sorted({c.energy_temperature for c in consumers.values()})
-    energies = teacher_energies(model, dataloader, temperatures, seed,
-                                autocast)
+    passed = _teacher_pass(model, dataloader, temperatures, seed, autocast)
+    energies = {temp: passed[temp] for temp in temperatures}
     _check_finite_energies(energies, consumers)
-    num = int(energies[temperatures[0]].numel()) if temperatures else 0
-    thresholds = {}
+    num = int(passed['label'].numel())
+    thresholds, groups = {}, {}
     for name, consumer in consumers.items():
-        low, high = uncrossed_thresholds(
-            *energy_thresholds(energies[consumer.energy_temperature],
-                               consumer.low_ratio, consumer.high_ratio))
-        consumer.set_thresholds(low.item(), high.item())
-        thresholds[name] = [low.item(), high.item()]
-    return dict(num_samples=num, thresholds=thresholds)
+        values = energies[consumer.energy_temperature]
+        low, high = calibration_thresholds(values, consumer)
+        consumer.set_thresholds(low, high)
+        thresholds[name] = [low, high]
+        groups[name] = group_statistics(values, low, high, passed['label'],
+                                        passed['pred'])
+    return dict(
+        num_samples=num,
+        thresholds=thresholds,
+        groups=groups,
+        energies=energies,
+        labels=passed['label'])

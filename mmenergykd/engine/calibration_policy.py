@@ -7,6 +7,7 @@ from mmengine.model import is_model_wrapper
 
 from mmenergykd.models.distillers import EnergyKDDistiller
 from .calibration import calibrate_energy
+from .calibration_report import log_calibration
 
 __all__ = ['unwrap_distiller', 'all_calibrated', 'ensure_calibrated']
 
@@ -112,4 +113,5 @@ def ensure_calibrated(runner,
     for name, (low, high) in summary['thresholds'].items():
         runner.message_hub.update_info(f'energy/{name}/low_threshold', low)
         runner.message_hub.update_info(f'energy/{name}/high_threshold', high)
+    log_calibration(runner, summary, model.energy_consumers())
     return summary

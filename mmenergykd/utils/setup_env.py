@@ -57,3 +57,4 @@ def register_all_modules(init_default_scope: bool = True) -> None:
     importlib.import_module('mmenergykd.models')
     importlib.import_module('mmenergykd.engine')
     importlib.import_module('mmenergykd.datasets')
+    importlib.import_module('mmenergykd.evaluation')

@@ -6,6 +6,9 @@ from mmengine.hooks import Hook
 from mmenergykd.engine.calibration_policy import (current_thresholds,
                                                   ensure_calibrated,
                                                   unwrap_distiller)
+from mmenergykd.evaluation import EnergyGroupAccuracy
+from mmenergykd.models.distillers.energy_annotation import \
+    set_energy_annotation
 from mmenergykd.registry import HOOKS
 
 __all__ = ['EnergyCalibrationHook']
@@ -32,6 +35,17 @@ class EnergyCalibrationHook(Hook):
     ``recalibrate_on_change=True``, which calibrates again for the new
     settings.
 
+    The calibration pass also goes to the runner's visualizer (the energy
+    histogram with its thresholds as an image, thresholds, group shares and
+    counts, the teacher's top-1 per group and HE-DA's selection as scalars:
+    see :mod:`mmenergykd.engine.calibration_report`).
+
+    Before a validation or test loop whose evaluator lists
+    ``EnergyGroupAccuracy``, the hook switches on the distiller's energy
+    annotation (one teacher forward per validation batch, see
+    :mod:`mmenergykd.models.distillers.energy_annotation`), and off again
+    after the loop.
+
     Args:
         recalibrate_on_change (bool): Recalibrate, instead of raising, when
             loaded thresholds were computed for other energy settings.
@@ -50,10 +64,25 @@ class EnergyCalibrationHook(Hook):
     def before_train(self, runner) -> None:
         summary = ensure_calibrated(runner, self.recalibrate_on_change)
         if summary is not None:
-            self.state = summary
+            # The energies stay out of checkpoints (they are in the logs).
+            self.state = dict(
+                num_samples=summary['num_samples'],
+                thresholds=summary['thresholds'])
         elif not self.state:
             self.state = dict(
                 thresholds=current_thresholds(unwrap_distiller(runner.model)))
+
+    def before_val(self, runner) -> None:
+        _switch_energy_annotation(runner, runner.val_loop)
+
+    def after_val(self, runner) -> None:
+        set_energy_annotation(unwrap_distiller(runner.model), False)
+
+    def before_test(self, runner) -> None:
+        _switch_energy_annotation(runner, runner.test_loop)
+
+    def after_test(self, runner) -> None:
+        set_energy_annotation(unwrap_distiller(runner.model), False)
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
         if self.state:
@@ -71,3 +100,11 @@ class EnergyCalibrationHook(Hook):
         for name, (low, high) in saved.get('thresholds', {}).items():
             if name in consumers and not consumers[name].is_calibrated:
                 consumers[name].set_thresholds(low, high)
+
+
+def _switch_energy_annotation(runner, loop) -> None:
+    """Annotate predictions with energy groups iff the loop's evaluator
+    lists ``EnergyGroupAccuracy``."""
+    metrics = getattr(getattr(loop, 'evaluator', None), 'metrics', None) or []
+    wanted = any(isinstance(m, EnergyGroupAccuracy) for m in metrics)
+    set_energy_annotation(unwrap_distiller(runner.model), wanted)

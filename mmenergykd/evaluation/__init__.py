@@ -1,0 +1,4 @@
+# Copyright (c) mmenergykd contributors. All rights reserved.
+from .metrics import EnergyGroupAccuracy
+
+__all__ = ['EnergyGroupAccuracy']
