@@ -23,6 +23,7 @@ from mmenergykd.models.teacher_bank import (DTYPES, BankWriter,
                                             data_preprocessor_of,
                                             expect_from_config,
                                             teacher_checkpoint_of)
+from mmenergykd.models.utils import build_teacher_input
 from mmenergykd.registry import DATASETS, MODELS
 
 __all__ = [
@@ -119,7 +120,8 @@ def num_views_of(dataset) -> int:
 def build_teacher(cfg: Config,
                   device: str) -> Callable[[List[dict]], torch.Tensor]:
     """``fn(list of packed samples) -> (B, C) logits``: the distiller's
-    preprocessing and the frozen teacher."""
+    preprocessing, the teacher's own input made from it (as the distiller
+    makes it) and the frozen teacher."""
     teacher = FrozenTeacher.build(
         cfg.model.teacher,
         teacher_checkpoint_of(cfg.model),
@@ -133,10 +135,12 @@ def build_teacher(cfg: Config,
             'hold. Remove them or train with the live teacher.')
     with DefaultScope.overwrite_default_scope('mmpretrain'):
         preprocessor = MODELS.build(preprocessor_cfg).to(device)
+    teacher_input = build_teacher_input(cfg.model.teacher, preprocessor,
+                                        cfg.model.get('teacher_input_size'))
 
     def forward(packed: List[dict]) -> torch.Tensor:
         data = preprocessor(pseudo_collate(packed), False)
-        return teacher.logits(data['inputs'])
+        return teacher.logits(teacher_input(data['inputs']))
 
     return forward
 

@@ -9,6 +9,7 @@ from torch import Tensor, nn
 
 from mmenergykd.models.energy import (HIGH, LOW, MID, EnergyConsumer,
                                       EnergyTemperatureLoss, group_shares)
+from mmenergykd.models.utils import pop_head_targets
 from mmenergykd.registry import MODELS
 from mmenergykd.utils.validation import teacher_logits_checked
 
@@ -119,6 +120,10 @@ class DistillLosses(nn.ModuleDict):
     once per step, where they are produced, and each check in a loss would
     be one more host-device synchronisation.
 
+    Each loss trains one head of the student: ``student_head`` in its
+    config (``'cls'`` by default; ``'dist'``: the distillation token of a
+    DeiT / LeViT student), kept in :attr:`student_heads`.
+
     Args:
         losses (dict): Name -> loss config or module. Names must contain
             ``'loss'`` so that MMEngine adds them to the total.
@@ -140,19 +145,22 @@ class DistillLosses(nn.ModuleDict):
                           'trains on its own head loss only (no '
                           'distillation).')
         super().__init__()
+        losses, self.student_heads = pop_head_targets(losses)
         for name, cfg in losses.items():
             module = _build_one(name, cfg)
             _check_inputs(name, module)
             self[name] = module
         self.warmup_epochs = check_warmup_epochs(warmup_epochs, self)
 
-    def forward(self, student: List[Tensor], teacher: List[Tensor],
-                energies: Dict[float, Tensor],
+    def forward(self, student: List[Union[Tensor, Dict[str, Tensor]]],
+                teacher: List[Tensor], energies: Dict[float, Tensor],
                 data_samples: List) -> Dict[str, Tensor]:
         """Every distill loss of one step, times its warm-up factor.
 
         Args:
-            student (list[Tensor]): Student logits per view.
+            student (list[Tensor | dict]): Student logits per view; or per
+                view, the logits of each student head by name (each loss
+                takes those of its ``student_head``).
             teacher (list[Tensor]): Teacher logits per view (checked).
             energies (dict): The teacher's energies per ``T_E``, passed to
                 the energy losses.
@@ -164,16 +172,20 @@ class DistillLosses(nn.ModuleDict):
         losses, gt_labels = {}, None
         with teacher_logits_checked():
             for name, loss_module in self.items():
+                head = self.student_heads[name]
+                views = [
+                    s[head] if isinstance(s, Mapping) else s for s in student
+                ]
                 if loss_module.distill_inputs == TWO_VIEW_INPUTS:
-                    check_two_views(name, len(student))
-                    args = [student[0], student[1], teacher[0], teacher[1]]
+                    check_two_views(name, len(views))
+                    args = [views[0], views[1], teacher[0], teacher[1]]
                 else:
-                    args = [student[0], teacher[0]]
+                    args = [views[0], teacher[0]]
                 if 'gt_labels' in loss_module.distill_inputs:
                     if gt_labels is None:
                         gt_labels = torch.cat([
                             s.gt_label for s in data_samples
-                        ]).to(student[0].device)
+                        ]).to(views[0].device)
                     args.append(gt_labels)
                 kwargs = {}
                 if isinstance(loss_module, EnergyConsumer):

@@ -9,7 +9,7 @@ from torch import Tensor, nn
 from mmenergykd.models.augments import HighEnergyAugment
 from mmenergykd.models.energy import (EnergyConsumer, EnergyTemperatureLoss,
                                       step_energies)
-from mmenergykd.models.utils import build_classifier
+from mmenergykd.models.utils import build_classifier, student_heads_for
 from mmenergykd.registry import MODELS
 from mmenergykd.utils.validation import check_non_negative
 from .checkpoint_identity import CheckpointIdentity
@@ -65,13 +65,18 @@ class EnergyKDDistiller(BaseModel):
 
     Args:
         student (dict | str): Student model config (an MMPretrain
-            ``ImageClassifier`` dict) or a config reference such as
-            ``'mmpretrain::resnet/resnet18_8xb32_in1k.py'``.
-        teacher (dict | str): Teacher model config, same forms.
+            ``ImageClassifier`` dict), a config reference such as
+            ``'mmpretrain::resnet/resnet18_8xb32_in1k.py'`` or a model name
+            of MMPretrain's model index; a DeiT / LeViT student: see
+            ``StudentHeads``.
+        teacher (dict | str): Teacher model config, same forms. It sees the
+            student's images as its own preprocessing would give them
+            (``TeacherInputAdapter``).
         teacher_ckpt (str, optional): Teacher weights, a path or URL in the
             OpenMMLab layout (``{'state_dict': ...}``), loaded strictly with
-            ``weights_only=True`` at build time. When ``None``, the
-            ``checkpoint`` of the teacher's own
+            ``weights_only=True`` at build time (it overrides a model
+            name's published weights, loaded when ``None``). When ``None``,
+            the ``checkpoint`` of the teacher's own
             ``init_cfg=dict(type='Pretrained', ...)`` is loaded the same
             way; without either, building fails unless
             ``teacher_settings`` has ``allow_random=True``.
@@ -79,7 +84,8 @@ class EnergyKDDistiller(BaseModel):
             ``'loss'`` (e.g. ``loss_kd``) so MMEngine sums them. Each loss
             class declares ``distill_inputs``, what its ``forward`` takes:
             ``('student_logits', 'teacher_logits')`` or with
-            ``'gt_labels'`` last.
+            ``'gt_labels'`` last. ``student_head='dist'`` aims it at the
+            distillation head.
         student_loss_weight (float): Weight of the student's own head loss.
             Defaults to 1.0.
         loss_warmup_epochs (dict, optional): Name -> number of epochs of a
@@ -111,6 +117,8 @@ class EnergyKDDistiller(BaseModel):
             up per (sample, recorded view) instead of computed (HE-DA's
             mixed images and MLKD's strong views stay live). Needs
             ``dict(type='TeacherBankHook')`` in ``custom_hooks``.
+        teacher_input_size (int | tuple, optional): The teacher's input
+            size, an int or ``(H, W)``; overrides its test pipeline's.
         init_cfg (dict, optional): Initialisation config.
 
     Example:
@@ -136,25 +144,27 @@ class EnergyKDDistiller(BaseModel):
                  channels_last: bool = False,
                  teacher_settings: Optional[dict] = None,
                  teacher_bank: Optional[str] = None,
+                 teacher_input_size: Union[int, Sequence[int], None] = None,
                  init_cfg: Optional[dict] = None):
         super().__init__(
             data_preprocessor=preprocessor_cfg(student, data_preprocessor),
             init_cfg=init_cfg)
         check_non_negative('model.student_loss_weight', student_loss_weight)
         self.student = build_classifier(student, 'student')
-        teacher_model = build_classifier(teacher, 'teacher')
-        check_num_classes(self.student, teacher_model)
+        self.student_heads = student_heads_for(self.student.head)
         check_preprocessor_classes(self.data_preprocessor, self.student)
         # A plain object, so the teacher stays out of the module tree: see
         # the class docstring. The bank is opened and attached by
         # TeacherBankHook, which checks it against the whole config first.
-        self.teacher_source = TeacherSource(
-            FrozenTeacher.from_model(
-                teacher_model,
-                teacher_ckpt,
-                channels_last=channels_last,
-                **check_teacher_settings(teacher_settings)),
-            bank_path=teacher_bank)
+        self.teacher_source = TeacherSource.build(
+            teacher,
+            teacher_ckpt,
+            self.data_preprocessor,
+            check_teacher_settings(teacher_settings),
+            channels_last=channels_last,
+            bank_path=teacher_bank,
+            input_size=teacher_input_size)
+        check_num_classes(self.student, self.teacher)
         # Teacher / student fingerprints, stored in checkpoints and compared
         # on load.
         self.checkpoint_identity = CheckpointIdentity(
@@ -166,6 +176,7 @@ class EnergyKDDistiller(BaseModel):
             self.student.to(memory_format=torch.channels_last)
         self.distill_losses = DistillLosses(distill_losses or {},
                                             loss_warmup_epochs)
+        self.student_heads.check_targets(self.distill_losses.student_heads)
         self._move_to_student(self.distill_losses)
         self.high_energy_augment: Optional[HighEnergyAugment] = None
 
@@ -173,7 +184,8 @@ class EnergyKDDistiller(BaseModel):
         teacher = self.checkpoint_identity.record['teacher']
         print_log(
             f"Teacher {teacher['type']} loaded from {teacher['ckpt']!r} "
-            f"(weights fingerprint {teacher['weights']}).",
+            f"(weights fingerprint {teacher['weights']}).\n" +
+            self.teacher_source.input_adapter.describe(),
             logger='current')
 
     def _move_to_student(self, module: nn.Module) -> None:
@@ -199,6 +211,7 @@ class EnergyKDDistiller(BaseModel):
             k: v
             for k, v in warmup.items() if k in distill_losses
         })
+        self.student_heads.check_targets(losses.student_heads)
         self._move_to_student(losses)
         self.distill_losses = losses
 
@@ -230,20 +243,28 @@ class EnergyKDDistiller(BaseModel):
 
     def teacher_logits(self, inputs: Tensor) -> Tensor:
         """The live teacher's logits (eval mode, no gradient, no loss),
-        checked and detached.
+        checked and detached, on its own input (see ``TeacherSource``).
 
         Args:
-            inputs (Tensor): Preprocessed images (B, C, H, W).
+            inputs (Tensor): Preprocessed images (B, C, H, W), as the data
+                preprocessor gives them.
 
         Returns:
             Tensor: Logits of shape (B, num_classes).
         """
-        return self.frozen_teacher.logits(inputs)
+        return self.teacher_source.logits(inputs, banked=False)
+
+    def student_head_logits(self, inputs: Tensor) -> Dict[str, Tensor]:
+        """The logits of each student head (with gradient): ``'cls'``, and
+        ``'dist'`` for a student with a distillation token or head."""
+        inputs = self.frozen_teacher.format(inputs)
+        return self.student_heads(self.student.extract_feat(inputs))
 
     def student_logits(self, inputs: Tensor) -> Tensor:
-        """Student logits (with gradient)."""
-        inputs = self.frozen_teacher.format(inputs)
-        return self.student.head(self.student.extract_feat(inputs))
+        """Student logits (with gradient) of the head the teacher trains:
+        the distillation head of a DeiT / LeViT student, else its head."""
+        logits = self.student_head_logits(inputs)
+        return logits['dist'] if 'dist' in logits else logits['cls']
 
     def energy_consumers(self) -> Dict[str, EnergyConsumer]:
         """Modules that need calibrated energy thresholds, by name."""
@@ -344,8 +365,9 @@ class EnergyKDDistiller(BaseModel):
                 for i, view in enumerate(views)
             ]
         with student_errors(data_samples, views[0].shape):
-            student = [self.student_logits(view) for view in views]
-        losses = self._head_losses(student, data_samples)
+            student = [self.student_head_logits(view) for view in views]
+        losses = self.student_heads.head_losses(student, data_samples,
+                                                self.student_loss_weight)
         energies = step_energies(self.energy_consumers().values(), teacher[0])
         losses.update(
             self.distill_losses(student, teacher, energies, data_samples))
@@ -356,20 +378,6 @@ class EnergyKDDistiller(BaseModel):
                                          self.student_logits,
                                          self.teacher_logits,
                                          self.energy_loss()))
-        return losses
-
-    def _head_losses(self, student_logits: List[Tensor],
-                     data_samples: List) -> Dict[str, Tensor]:
-        """The student's own head loss, weighted (``loss_cls``), summed over
-        the views."""
-        losses: Dict[str, Tensor] = {}
-        for logits in student_logits:
-            head_losses = self.student.head._get_loss(logits, data_samples)
-            for key, value in head_losses.items():
-                name = 'loss_cls' if key == 'loss' else f'cls_{key}'
-                value = value * self.student_loss_weight
-                losses[name] = losses[name] + value if name in losses \
-                    else value
         return losses
 
     def parse_losses(self, losses: Dict[str, Tensor]):

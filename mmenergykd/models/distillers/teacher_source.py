@@ -3,8 +3,12 @@
 from typing import List, Optional
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
+from mmenergykd.models.utils import (TeacherInputAdapter, build_classifier,
+                                     build_teacher_input, resolve_model_source,
+                                     resolve_teacher_checkpoint,
+                                     zoo_download_errors)
 from .frozen_teacher import FrozenTeacher
 
 __all__ = ['TeacherSource']
@@ -19,18 +23,76 @@ class TeacherSource:
     ``nn.Module``: the distiller holding it keeps the teacher out of its
     ``state_dict``, ``parameters()`` and ``train()``.
 
+    Every live teacher call goes through ``input_adapter``, which turns
+    the run's batch (the student's preprocessing) into the teacher's own
+    input (its normalisation, channel order and input size): the step's
+    views, HE-DA's mixed images and the calibration pass alike.
+
     Args:
         frozen_teacher (FrozenTeacher): The live teacher.
         bank_path (str, optional): ``model.teacher_bank``, the configured
             bank; None: the live teacher computes every logit.
+        input_adapter (TeacherInputAdapter, optional): The student's batch
+            -> the teacher's input; None: the batch as it is.
     """
 
     def __init__(self,
                  frozen_teacher: FrozenTeacher,
-                 bank_path: Optional[str] = None) -> None:
+                 bank_path: Optional[str] = None,
+                 input_adapter: Optional[TeacherInputAdapter] = None) -> None:
         self.frozen_teacher = frozen_teacher
         self.bank_path = bank_path
         self.bank = None
+        self.input_adapter = input_adapter
+
+    @classmethod
+    def build(cls,
+              teacher,
+              teacher_ckpt: Optional[str],
+              data_preprocessor: nn.Module,
+              settings: dict,
+              channels_last: bool = False,
+              bank_path: Optional[str] = None,
+              input_size=None) -> 'TeacherSource':
+        """The teacher source of a distiller's settings.
+
+        Args:
+            teacher (dict | str): ``model.teacher``: a model dict, a config
+                or a model name of MMPretrain's model index.
+            teacher_ckpt (str, optional): ``model.teacher_ckpt``; None: the
+                published weights of a model-index name (unless
+                ``settings['allow_random']``), else see
+                :meth:`FrozenTeacher.from_model`.
+            data_preprocessor (nn.Module): The distiller's data
+                preprocessor (what the batches went through).
+            settings (dict): ``model.teacher_settings``, checked.
+            channels_last (bool): ``model.channels_last``.
+            bank_path (str, optional): ``model.teacher_bank``.
+            input_size (int | tuple, optional):
+                ``model.teacher_input_size``.
+
+        Returns:
+            TeacherSource: The live teacher (loaded, frozen) and its input
+            adapter.
+        """
+        source = resolve_model_source(teacher, 'teacher')
+        checkpoint = resolve_teacher_checkpoint(
+            source, teacher_ckpt, settings.get('allow_random', False))
+        with zoo_download_errors(source, checkpoint):
+            frozen_teacher = FrozenTeacher.from_model(
+                build_classifier(source.model, 'teacher'),
+                checkpoint,
+                channels_last=channels_last,
+                **settings)
+        return cls(frozen_teacher, bank_path,
+                   build_teacher_input(source, data_preprocessor, input_size))
+
+    def teacher_input(self, inputs: Tensor) -> Tensor:
+        """The teacher's own input for the run's batch ``inputs`` (the
+        batch itself when both preprocess alike)."""
+        if self.input_adapter is None:
+            return inputs
+        return self.input_adapter(inputs)
 
     def attach_bank(self, bank) -> None:
         """Look the logits up in ``bank`` (a ``TeacherBank`` already checked
@@ -58,7 +120,7 @@ class TeacherSource:
             Tensor: Logits of shape (B, num_classes).
         """
         if not banked or self.bank_path is None:
-            return self.frozen_teacher.logits(inputs)
+            return self.frozen_teacher.logits(self.teacher_input(inputs))
         if self.bank is None:
             raise ValueError(
                 f'`model.teacher_bank` is {self.bank_path!r}, but no '

@@ -8,7 +8,7 @@ from typing import List, Optional, Sequence
 
 from mmengine.config import Config, ConfigDict
 
-from mmenergykd.models.utils import resolve_model_cfg
+from mmenergykd.models.utils import resolve_model_cfg, teacher_input_record
 
 __all__ = [
     'file_sha256', 'canonical_pipeline', 'teacher_checkpoint_of',
@@ -132,8 +132,11 @@ def expect_from_config(cfg: Config,
     Returns:
         dict: ``teacher`` (``checkpoint_sha256``, ``model``), ``dataset``,
         ``pipeline``, ``data_preprocessor`` (compared with the bank's
-        header), optionally ``dataset_len``, and ``_config`` (the config
-        file, for messages).
+        header), ``teacher_input`` when the teacher does not get the
+        student's batches unchanged (its own preprocessing and size; a bank
+        built before teachers had their own has none and is refused for
+        such a teacher), optionally ``dataset_len``, and ``_config`` (the
+        config file, for messages).
     """
     dataset = copy.deepcopy(cfg[dataloader]['dataset'])
     pipeline = dataset.get('pipeline', [])
@@ -152,6 +155,12 @@ def expect_from_config(cfg: Config,
         pipeline=canonical_pipeline(pipeline),
         data_preprocessor=data_preprocessor_of(cfg),
         _config=getattr(cfg, 'filename', None) or 'CONFIG')
+    teacher_input = teacher_input_record(cfg.model['teacher'],
+                                         expect['data_preprocessor'],
+                                         cfg.model.get('teacher_input_size'),
+                                         pipeline)
+    if teacher_input is not None:
+        expect['teacher_input'] = teacher_input
     if dataset_len is not None:
         expect['dataset_len'] = int(dataset_len)
     return expect

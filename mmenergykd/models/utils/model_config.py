@@ -1,14 +1,13 @@
 # Copyright (c) mmenergykd contributors. All rights reserved.
 """Build an MMPretrain classifier from a dict or a config reference."""
-import copy
 from typing import Union
 
-from mmengine.config import Config, ConfigDict
-from mmengine.hub import get_config
+from mmengine.config import ConfigDict
 from mmengine.registry import DefaultScope
 from torch import nn
 
 from mmenergykd.registry import MODELS
+from .model_source import resolve_model_source
 
 __all__ = ['resolve_model_cfg', 'build_classifier']
 
@@ -18,29 +17,16 @@ def resolve_model_cfg(cfg: Union[str, dict], role: str) -> ConfigDict:
 
     Args:
         cfg (str | dict): A model dict (e.g. ``dict(type='ImageClassifier',
-            ...)``), or a config holding ``model``: a path, or a package
-            reference such as ``'mmpretrain::resnet/resnet34_8xb32_in1k.py'``.
+            ...)``), a config holding ``model``: a path, or a package
+            reference such as ``'mmpretrain::resnet/resnet34_8xb32_in1k.py'``,
+            or a model name of MMPretrain's model index (see
+            :func:`resolve_model_source`).
         role (str): ``'student'`` or ``'teacher'``, for error messages.
 
     Returns:
         ConfigDict: The model config.
     """
-    if isinstance(cfg, (dict, ConfigDict)):
-        return ConfigDict(copy.deepcopy(dict(cfg)))
-    if not isinstance(cfg, str):
-        raise TypeError(f'`{role}` must be a model dict or a config path / '
-                        f'reference, got {type(cfg).__name__}.')
-    try:
-        loaded = get_config(cfg) if '::' in cfg else Config.fromfile(cfg)
-    except (FileNotFoundError, OSError) as err:
-        raise FileNotFoundError(
-            f'`model.{role}` refers to the config {cfg!r}, which cannot be '
-            f'found ({err}). Use an existing config file or a package '
-            "reference such as 'mmpretrain::resnet/resnet18_8xb32_in1k.py' "
-            '(the path inside MMPretrain\'s configs/).') from err
-    if 'model' not in loaded:
-        raise ValueError(f'`{role}` config {cfg!r} has no `model` field.')
-    return ConfigDict(copy.deepcopy(loaded.model.to_dict()))
+    return resolve_model_source(cfg, role).model
 
 
 def build_classifier(cfg: Union[str, dict], role: str) -> nn.Module:

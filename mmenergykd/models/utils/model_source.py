@@ -17,15 +17,19 @@ A model of a distiller (teacher or student) is given as
 config it came from (for the model's own data preprocessor and test
 pipeline) and, for a zoo name, the weights URL.
 """
+import contextlib
 import copy
 import os.path as osp
 from dataclasses import dataclass
-from typing import Optional, Union
+from typing import Iterator, Optional, Union
 
 from mmengine.config import Config, ConfigDict
 from mmengine.hub import get_config
 
-__all__ = ['ModelSource', 'resolve_model_source', 'zoo_model']
+__all__ = [
+    'ModelSource', 'resolve_model_source', 'zoo_model',
+    'resolve_teacher_checkpoint', 'zoo_download_errors'
+]
 
 
 @dataclass
@@ -134,3 +138,51 @@ def resolve_model_source(cfg: Union[str, dict],
         model=ConfigDict(copy.deepcopy(loaded.model.to_dict())),
         config=loaded,
         reference=cfg)
+
+
+def resolve_teacher_checkpoint(source: ModelSource,
+                               teacher_ckpt: Optional[str],
+                               allow_random: bool = False) -> Optional[str]:
+    """The teacher's checkpoint: ``teacher_ckpt`` when set, else the
+    published weights of a model-index name.
+
+    Args:
+        source (ModelSource): How the teacher was given.
+        teacher_ckpt (str, optional): ``model.teacher_ckpt`` (overrides the
+            published weights).
+        allow_random (bool): ``teacher_settings.allow_random`` (smoke tests
+            and speed benchmarks): a named teacher keeps random weights
+            instead of fetching its published ones.
+
+    Returns:
+        str | None: A path or URL; None for a teacher without either (its
+        own ``Pretrained`` init_cfg, or random weights, decide then).
+    """
+    if teacher_ckpt is not None or allow_random:
+        return teacher_ckpt
+    return source.weights
+
+
+@contextlib.contextmanager
+def zoo_download_errors(source: ModelSource,
+                        checkpoint: Optional[str]) -> Iterator[None]:
+    """Name the model-index teacher and the override when its published
+    weights cannot be downloaded (e.g. offline).
+
+    Args:
+        source (ModelSource): How the teacher was given.
+        checkpoint (str, optional): The checkpoint being loaded.
+    """
+    try:
+        yield
+    except ConnectionError as err:
+        if not source.zoo or checkpoint != source.weights:
+            raise
+        raise ConnectionError(
+            f'`model.teacher` is {source.reference!r}, a model of '
+            "MMPretrain's model index, whose published weights "
+            f'{checkpoint} could not be downloaded ({err}). Download that '
+            'file on a machine with internet access and pass it with '
+            '`model.teacher_ckpt=/path/to/file.pth` (--cfg-options '
+            'model.teacher_ckpt=...), which overrides the published '
+            'weights.') from err

@@ -4,6 +4,7 @@ order, input size and the interpolation of its test pipeline."""
 from dataclasses import dataclass, replace
 from typing import Any, Mapping, Optional, Sequence, Tuple, Union
 
+import torch
 from torch import nn
 
 __all__ = [
@@ -114,9 +115,12 @@ def _fmt(values: Sequence[float]) -> str:
 
 
 def _floats(values: Any) -> Optional[Tuple[float, ...]]:
+    """As float32 holds them (``ClsDataPreprocessor``'s buffers), so that a
+    config and a built preprocessor compare equal."""
     if values is None:
         return None
-    return tuple(float(v) for v in values)
+    return tuple(
+        torch.tensor([float(v) for v in values], dtype=torch.float32).tolist())
 
 
 def preprocess_from_settings(settings: Mapping,

@@ -11,7 +11,7 @@ losses aimed at it with ``student_head='dist'``). Prediction stays
 MMPretrain's own (the average of the two heads, in eval mode).
 """
 import copy
-from typing import Dict, Mapping, Tuple, Union
+from typing import Dict, List, Mapping, Tuple, Union
 
 from torch import Tensor, nn
 
@@ -52,6 +52,39 @@ class StudentHeads:
     def has_dist(self) -> bool:
         """Whether the student has a distillation head."""
         return 'dist' in self.names
+
+    def check_targets(self, targets: Mapping[str, str]) -> None:
+        """Refuse distill losses aimed at heads this student lacks, and a
+        distillation head no loss trains (:func:`check_head_targets`).
+
+        Args:
+            targets (dict): Distill loss name -> the head it trains.
+        """
+        check_head_targets(targets, self, type(self.head).__name__)
+
+    def head_losses(self, logits: List[Dict[str, Tensor]], data_samples: List,
+                    weight: float) -> Dict[str, Tensor]:
+        """The head's own loss (labels) on the class head's logits, summed
+        over the views and weighted: ``loss_cls`` (and ``cls_*`` for the
+        head's other terms).
+
+        Args:
+            logits (list[dict]): Per view, the logits of each head.
+            data_samples (list): The batch's data samples (labels).
+            weight (float): ``student_loss_weight``.
+
+        Returns:
+            dict[str, Tensor]: The weighted terms.
+        """
+        losses: Dict[str, Tensor] = {}
+        for view in logits:
+            terms = self.head._get_loss(view['cls'], data_samples)
+            for key, value in terms.items():
+                name = 'loss_cls' if key == 'loss' else f'cls_{key}'
+                value = value * weight
+                losses[name] = losses[name] + value if name in losses \
+                    else value
+        return losses
 
 
 class DeiTHeads(StudentHeads):

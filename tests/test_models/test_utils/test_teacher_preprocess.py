@@ -7,12 +7,14 @@ import mmpretrain
 import pytest
 import yaml
 from mmengine.config import Config
+from mmpretrain.models import ClsDataPreprocessor
 
 from mmenergykd.models.utils.model_source import (resolve_model_source,
                                                   zoo_model)
 from mmenergykd.models.utils.preprocess_spec import (ModelPreprocess,
                                                      input_size,
-                                                     pipeline_resize)
+                                                     pipeline_resize,
+                                                     preprocess_from_module)
 from mmenergykd.models.utils.teacher_input import resolve_teacher_preprocess
 
 STUDENT = ModelPreprocess(
@@ -69,8 +71,9 @@ def test_unknown_name_says_what_is_accepted():
 ])
 def test_preprocessing_from_the_teachers_config(ref, want):
     found = resolve_teacher_preprocess(resolve_model_source(ref), STUDENT)
-    assert (found.mean, found.to_rgb, found.size, found.interpolation,
-            found.backend) == want
+    assert found.mean == pytest.approx(want[0])
+    assert (found.to_rgb, found.size, found.interpolation,
+            found.backend) == want[1:]
     assert ref in found.source
 
 
@@ -92,6 +95,11 @@ def test_dict_teacher_and_teacher_input_size():
     found = resolve_teacher_preprocess(own, STUDENT, teacher_input_size=64)
     assert (found.mean, found.std, found.to_rgb) == ((127.5, ) * 3,
                                                      (127.5, ) * 3, False)
+    # as float32 holds them: a config and a built preprocessor compare equal
+    assert found.same_pixels(
+        preprocess_from_module(
+            ClsDataPreprocessor(
+                mean=[127.5] * 3, std=[127.5] * 3, to_rgb=False), 'built'))
     assert found.size == (64, 64)
     assert (found.interpolation, found.backend) == ('bilinear', 'cv2')
     # overrides a config's size, keeps its interpolation
