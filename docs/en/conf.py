@@ -100,9 +100,9 @@ def _rewrite_outside_links(app, docname: str, source: list) -> None:
             fence = None
         elif fence is None:
             line = _LINK.sub(
-                lambda m: m.group(0) if m.group(1).startswith('!') else
-                m.group(1) + _site_target(docname, m.group(2), str(
-                    app.srcdir)) + m.group(3), line)
+                lambda m: m.group(0)
+                if m.group(1).startswith('!') else m.group(1) + _site_target(
+                    docname, m.group(2), str(app.srcdir)) + m.group(3), line)
         lines.append(line)
     source[0] = '\n'.join(lines)
 
