@@ -17,6 +17,14 @@ verdict and the smallest detectable difference. Writes into the work dir:
 - ``results.md``: the markdown tables that are also printed;
 - ``accuracy.png``, ``energy_hist.png``, ``energy_groups.png``.
 
+The teacher of a full run (the teacher config's own recipe, balanced data)
+is also stored where every digits distillation config looks for it:
+``~/.cache/mmenergykd/digits/teacher.pth``, or the file named by the
+environment variable ``MMENERGYKD_DIGITS_TEACHER``. A ``--quick`` run keeps
+its shortened teacher in its own work dir (``work_dirs/
+digits_benchmark_quick``), marked as such in its meta, and the configs
+refuse a teacher so marked.
+
 Nothing is downloaded: the digits ship with scikit-learn.
 
 Usage::
@@ -25,6 +33,7 @@ Usage::
     python tools/benchmark_digits.py                # ~13 min, 2 cores
     python tools/benchmark_digits.py --long-tailed  # Digits-LT
     python tools/benchmark_digits.py --quick        # smoke test
+    mim run mmenergykd benchmark_digits             # an installed package
     python tools/benchmark_digits.py --methods student,kd --seeds 2
     python tools/benchmark_digits.py --no-bank      # live teacher
     # the plain pipeline for seeds 0-1, compared run by run with the default

@@ -1,7 +1,10 @@
 """CIFAR-100 / CIFAR-100-LT pair configs: recipes per pair, models build.
 
-Every config trains two iterations in test_train_every_config.py.
+They sit in their method's folder (``configs/<method>/``; the release
+direction beside the paper's). Every config trains two iterations in
+test_train_every_config.py.
 """
+import ast
 import glob
 import os.path as osp
 
@@ -11,9 +14,8 @@ from mmengine.config import Config
 from tests.helpers import CONFIGS
 
 CIFAR_CONFIGS = sorted(
-    p for folder in ('cifar100', 'cifar100_lt')
-    for p in glob.glob(osp.join(CONFIGS, folder, '*', '*.py'))
-    if '_base_' not in p)
+    p for pattern in ('*_cifar100.py', '*_cifar100-lt.py')
+    for p in glob.glob(osp.join(CONFIGS, '*', pattern)))
 
 PAIRS = [('resnet32x4', 'resnet8x4'), ('wrn_40_2', 'wrn_16_2'),
          ('wrn_40_2', 'wrn_40_1'), ('resnet110', 'resnet32'),
@@ -92,7 +94,7 @@ def test_mlkd_recipe(pair):
 def test_release_recipe():
     cfg = Config.fromfile(
         osp.join(
-            CONFIGS, 'cifar100/energykd-release/energykd-release_'
+            CONFIGS, 'energykd/energykd-release_'
             'resnet56_resnet20_1xb64_360e_cifar100.py'))
     loss = cfg.model.distill_losses.loss_energykd
     assert (loss.low_energy_temperature, loss.mid_temperature,
@@ -103,16 +105,15 @@ def test_release_recipe():
     assert cfg.train_dataloader.batch_size == 64
     assert cfg.optim_wrapper.optimizer.weight_decay == 5e-4
     heda = Config.fromfile(
-        osp.join(
-            CONFIGS, 'cifar100/kd-heda/kd-heda_resnet56_resnet20_'
-            '1xb64_240e_cifar100.py'))
+        osp.join(CONFIGS, 'kd-heda/kd-heda_resnet56_resnet20_'
+                 '1xb64_240e_cifar100.py'))
     assert heda.custom_hooks[0].high_ratio == 0.4
     mbv2 = Config.fromfile(
-        osp.join(CONFIGS, 'cifar100/kd/kd_vgg13_mobilenetv2_1xb64_240e_'
+        osp.join(CONFIGS, 'kd/kd_vgg13_mobilenetv2_1xb64_240e_'
                  'cifar100.py'))
     assert mbv2.optim_wrapper.optimizer.lr == 0.01
     lt = Config.fromfile(
-        osp.join(CONFIGS, 'cifar100_lt/kd/kd_vgg13_vgg8_1xb64_240e_'
+        osp.join(CONFIGS, 'kd/kd_vgg13_vgg8_1xb64_240e_'
                  'cifar100-lt.py'))
     assert lt.train_dataloader.dataset.type == 'CIFAR100LT'
     assert lt.train_dataloader.dataset.imb_factor == 100
@@ -121,7 +122,39 @@ def test_release_recipe():
 def _config(method, teacher, student, epochs=240, dataset='cifar100'):
     name = (f'{method}_{teacher}_{student}_1xb64_{epochs}e_'
             f'{dataset.replace("_", "-")}.py')
-    return Config.fromfile(osp.join(CONFIGS, dataset, method, name))
+    folder = method.replace('-release', '')
+    return Config.fromfile(osp.join(CONFIGS, folder, name))
+
+
+# What a pair config may set in its own ``model`` dict: the pair, and the
+# per-pair values of its recipe inside its method's loss.
+PAIR_KEYS = {'student', 'teacher', 'teacher_ckpt', 'distill_losses'}
+
+
+def _assigned(path, target):
+    """The value node of ``target = ...`` written in ``path`` itself."""
+    for node in ast.parse(open(path).read()).body:
+        if isinstance(node, ast.Assign) and node.targets[0].id == target:
+            return node.value
+    return None
+
+
+@pytest.mark.parametrize('path', CIFAR_CONFIGS, ids=osp.basename)
+def test_pair_config_inherits_its_method_base(path):
+    name = osp.basename(path)
+    method = name.split('_')[0]
+    folder = osp.dirname(path)
+    assert osp.basename(folder) == method.replace('-release', '')
+    bases = ast.literal_eval(_assigned(path, '_base_'))
+    model = _assigned(path, 'model')
+    own = {k.arg for k in model.keywords} if model is not None else set()
+    if len(bases) == 1:  # a 360-epoch / CIFAR-100-LT variant of a config
+        assert osp.isfile(osp.join(folder, bases[0]))
+        assert own == set() and bases[0].startswith('./' + method + '_')
+        return
+    assert f'../_base_/distill/{method}.py' in bases
+    assert osp.isfile(osp.join(folder, f'../_base_/distill/{method}.py'))
+    assert {'student', 'teacher', 'teacher_ckpt'} <= own <= PAIR_KEYS
 
 
 # mdistiller's per-pair DKD beta (configs/cifar100/dkd/*.yaml; 8 where unset)

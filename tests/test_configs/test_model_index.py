@@ -129,3 +129,33 @@ def test_mim_lookup_is_by_exact_file_name(installed):
     hits = recursively_find(installed, 'res34_res18_in1k.py', followlinks=True)
     assert [osp.realpath(h) for h in hits
             ] == [osp.join(CONFIGS, 'energykd', 'res34_res18_in1k.py')]
+
+
+def test_student_and_teacher_blocks_hold_the_configs_models():
+    """One entry per folder and dataset: the metafile's Student / Teacher
+    configs are the models the distillation config builds."""
+    from mmengine.config import Config
+
+    from mmenergykd.models.utils import resolve_model_cfg
+
+    def model_of(ref, role):
+        if not ref.startswith('mmpretrain::'):
+            ref = osp.join(REPO, ref)
+        return resolve_model_cfg(ref, role).to_dict()
+
+    seen = set()
+    for entry in index_entries():
+        if 'Teacher' not in entry:
+            continue
+        key = (osp.dirname(entry['Config']),
+               entry['Metadata']['Training Data'])
+        if key in seen:
+            continue
+        seen.add(key)
+        model = Config.fromfile(osp.join(REPO, entry['Config'])).model
+        for role in ('student', 'teacher'):
+            assert model_of(entry[role.title()]['Config'], role) == \
+                resolve_model_cfg(model[role], role).to_dict(), \
+                (entry['Name'], role)
+    # every method folder, on every dataset it has
+    assert len(seen) >= 20

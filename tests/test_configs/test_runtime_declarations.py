@@ -1,4 +1,5 @@
-"""What the config bases declare: smoothed energy logs, the digits teacher."""
+"""What the config bases declare: smoothed energy logs (the digits teacher:
+test_digits_teacher.py)."""
 import glob
 import json
 import os.path as osp
@@ -6,12 +7,10 @@ import os.path as osp
 import numpy as np
 import pytest
 import torch
-from mmengine.config import Config
 
-from tests.helpers import CONFIGS, REPO
+from tests.helpers import CONFIGS
 from tests.test_configs.mmpretrain_launcher import train_like_mmpretrain
 
-DIGITS = osp.join(CONFIGS, 'digits')
 SMOOTHED = ('energy_low', 'energy_mid', 'energy_high', 'heda_num',
             'heda_share')
 
@@ -25,7 +24,8 @@ def test_energy_logs_are_window_means(tmp_path):
     """
     torch.set_num_threads(1)
     path = osp.join(
-        DIGITS, 'energykd-heda_cifarresnet20_cifarresnet8_1xb64_30e_digits.py')
+        CONFIGS, 'energykd-heda',
+        'energykd-heda_cifarresnet20_cifarresnet8_1xb64_30e_digits.py')
     work_dir = str(tmp_path / 'work')
     _, cfg, runner = train_like_mmpretrain(
         path,
@@ -54,18 +54,3 @@ def test_energy_logs_are_window_means(tmp_path):
                 float(np.mean(window)), abs=1e-4), (key, step)
     # the per-step values differ, so the mean is not the last value
     assert varied
-
-
-def test_digits_teacher_found_from_any_directory(tmp_path, monkeypatch):
-    path = osp.join(DIGITS,
-                    'kd_cifarresnet20_cifarresnet8_1xb64_30e_digits.py')
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv('MMENERGYKD_DIGITS_TEACHER', raising=False)
-    ckpt = Config.fromfile(path).model.teacher_ckpt
-    # where `python tools/benchmark_digits.py` leaves it in this checkout
-    assert osp.normpath(ckpt) == osp.join(REPO, 'work_dirs',
-                                          'digits_benchmark', 'teacher',
-                                          'teacher.pth')
-    mine = str(tmp_path / 'my_teacher.pth')
-    monkeypatch.setenv('MMENERGYKD_DIGITS_TEACHER', mine)
-    assert Config.fromfile(path).model.teacher_ckpt == mine

@@ -12,6 +12,8 @@ from mmenergykd.utils.checkpoint import (CheckpointSafetyError,
                                          fillable_bn_counter,
                                          load_local_checkpoint,
                                          load_url_checkpoint)
+from mmenergykd.utils.digits_teacher import (check_teacher_run_kind,
+                                             missing_teacher_hint)
 
 __all__ = [
     'load_teacher_checkpoint', 'extract_state_dict', 'compare_state_dicts',
@@ -123,6 +125,8 @@ def load_teacher_checkpoint(teacher: nn.Module, teacher_ckpt: str) -> None:
             f'PyTorch checkpoint ({type(err).__name__}: {err}). Pass a .pth '
             "file in the OpenMMLab layout ({'state_dict': ...}) or a bare "
             'state dict saved with torch.save.') from err
+    # the digits configs' teacher must not be a smoke-test (--quick) one
+    check_teacher_run_kind(checkpoint, teacher_ckpt)
     state_dict = extract_state_dict(checkpoint, teacher_ckpt)
     if any(k.startswith('student.') for k in state_dict):
         raise ValueError(
@@ -168,6 +172,7 @@ def _load(teacher_ckpt: str) -> object:
             'checkpoint file. Set `model.teacher_ckpt` to the .pth file.')
     if not osp.isfile(path):
         raise FileNotFoundError(
-            f'`teacher_ckpt` {teacher_ckpt!r} does not exist. Set '
-            '`model.teacher_ckpt` to an existing file or a URL.')
+            f'`teacher_ckpt` {teacher_ckpt!r} does not exist. ' +
+            (missing_teacher_hint(path) or 'Set `model.teacher_ckpt` to an '
+             'existing file or a URL.'))
     return load_local_checkpoint(path, map_location='cpu')

@@ -89,7 +89,7 @@ def build_cfg(config: str,
               teacher_bank: Optional[str] = None,
               val_interval: int = 1,
               plain: bool = False) -> Config:
-    """A config of configs/digits set up for one benchmark run
+    """A digits config (a path below configs/) set up for one benchmark run
     (``imbalance_ratio``: the long-tailed training split; ``teacher_bank``:
     the teacher's logits from this bank instead of a live teacher;
     ``val_interval``: evaluate every that many epochs and at the end;
@@ -297,7 +297,7 @@ def param_count(model_cfg: dict) -> int:
 
 
 def describe_model(model_cfg: dict) -> str:
-    """A short name of a configs/digits network, e.g. ``CifarResNet-8 4-8-16``.
+    """A short name of a digits network, e.g. ``CifarResNet-8 4-8-16``.
     """
     backbone = model_cfg['backbone']
     arch = backbone.get('arch')

@@ -14,29 +14,33 @@ from mmengine.config import Config
 #: The source checkout (or ``mmenergykd/.mim``) holding ``configs/``.
 REPO = osp.dirname(
     osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
-CONFIG_DIR = osp.join(REPO, 'configs', 'digits')
+#: The configs folder; the benchmark's configs are paths below it.
+CONFIG_DIR = osp.join(REPO, 'configs')
 
-#: The teacher's and the student-alone configs in configs/digits.
-TEACHER_CONFIG = 'cifarresnet20_1xb64_60e_digits.py'
-STUDENT_CONFIG = 'cifarresnet8_1xb64_30e_digits.py'
-
-
-def _distill(method: str) -> str:
-    return f'{method}_cifarresnet20_cifarresnet8_1xb64_30e_digits.py'
+#: The teacher's and the student-alone configs (plain MMPretrain
+#: classifiers, in configs/cifarresnet).
+TEACHER_CONFIG = 'cifarresnet/cifarresnet20_1xb64_60e_digits.py'
+STUDENT_CONFIG = 'cifarresnet/cifarresnet8_1xb64_30e_digits.py'
 
 
-# name -> (config file, label in the table and plots)
+def _distill(method: str, folder: Optional[str] = None) -> str:
+    """A digits distillation config in its method's folder."""
+    return (f'{folder or method}/{method}_cifarresnet20_cifarresnet8_1xb64_'
+            '30e_digits.py')
+
+
+# name -> (config file below configs/, label in the table and plots)
 METHODS = OrderedDict([
     ('student', (STUDENT_CONFIG, 'Student alone')),
     ('kd', (_distill('kd'), 'KD (T=4)')),
     ('dkd', (_distill('dkd'), 'DKD')),
     ('energykd', (_distill('energykd'), 'Energy KD, paper dir. (6/4/2)')),
-    ('energykd_release', (_distill('energykd-release'),
+    ('energykd_release', (_distill('energykd-release', 'energykd'),
                           'Energy KD, release dir. (2/4/6)')),
     ('energydkd', (_distill('energydkd'), 'Energy DKD (6/4/2)')),
     ('kd_heda', (_distill('kd-heda'), 'KD + HE-DA')),
     ('energykd_heda', (_distill('energykd-heda'), 'Energy KD + HE-DA')),
-    ('kd_random_mix', (_distill('kd-randommix'),
+    ('kd_random_mix', (_distill('kd-randommix', 'kd-heda'),
                        'KD + CutMix on a random subset (control)')),
 ])
 
@@ -79,7 +83,7 @@ COST = dict(
 
 
 def config_epochs(config: str) -> int:
-    """``train_cfg.max_epochs`` of a config in configs/digits."""
+    """``train_cfg.max_epochs`` of a config (a path below configs/)."""
     return int(
         Config.fromfile(osp.join(CONFIG_DIR, config)).train_cfg.max_epochs)
 
@@ -127,8 +131,8 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
         '--work-dir',
         default=None,
         help='where runs, results.json and the plots go (default '
-        'work_dirs/digits_benchmark, or work_dirs/digits_benchmark_lt with '
-        '--long-tailed)')
+        'work_dirs/digits_benchmark, with _lt for --long-tailed and _quick '
+        'for --quick)')
     parser.add_argument(
         '--methods',
         default=','.join(METHODS),
@@ -137,13 +141,13 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
         '--epochs',
         type=int,
         default=None,
-        help=f'student epochs (default: configs/digits/{STUDENT_CONFIG}; '
+        help=f'student epochs (default: configs/{STUDENT_CONFIG}; '
         f'--long-tailed {LT_EPOCHS}; --quick {QUICK_EPOCHS})')
     parser.add_argument(
         '--teacher-epochs',
         type=int,
         default=None,
-        help=f'teacher epochs (default: configs/digits/{TEACHER_CONFIG}; '
+        help=f'teacher epochs (default: configs/{TEACHER_CONFIG}; '
         f'--long-tailed {LT_TEACHER_EPOCHS}; --quick {QUICK_TEACHER_EPOCHS})')
     parser.add_argument(
         '--teacher-ckpt',
@@ -215,8 +219,10 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     if args.seeds is None:
         args.seeds = 1 if args.quick else DEFAULT_SEEDS
     if args.work_dir is None:
+        # a --quick run keeps its shortened teacher in its own work dir
         args.work_dir = 'work_dirs/digits_benchmark' + (
-            '_lt' if args.long_tailed else '')
+            '_lt' if args.long_tailed else '') + ('_quick'
+                                                  if args.quick else '')
     if args.imbalance_ratio < 1:
         parser.error('--imbalance-ratio must be >= 1 (head / tail class '
                      'size)')
@@ -249,6 +255,23 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         parser.error('--seeds, --epochs, --teacher-epochs, --workers, '
                      '--threads and --evaluations must be >= 1')
     return args
+
+
+def run_kind(args: argparse.Namespace) -> str:
+    """The kind of run that trains the teacher, stored in its meta.
+
+    Returns:
+        str: ``'quick'``, ``'long-tailed'``, ``'custom'`` (other teacher
+        epochs than its config's) or ``'full'``: the teacher config's own
+        recipe, the one teacher the digits configs distil from.
+    """
+    if args.quick:
+        return 'quick'
+    if args.long_tailed:
+        return 'long-tailed'
+    if args.teacher_epochs != config_epochs(TEACHER_CONFIG):
+        return 'custom'
+    return 'full'
 
 
 def val_interval(args: argparse.Namespace) -> int:

@@ -191,7 +191,7 @@ def _method_summary(method: str, method_runs: List[dict]) -> dict:
     """Mean / spread over seeds of one method."""
     return dict(
         label=METHODS[method][1],
-        config=f'configs/digits/{METHODS[method][0]}',
+        config=f'configs/{METHODS[method][0]}',
         last=mean_std([r['last'] for r in method_runs]),
         best=mean_std([r['best'] for r in method_runs]),
         last_runs=[r['last'] for r in method_runs],

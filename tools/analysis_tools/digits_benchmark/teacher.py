@@ -12,7 +12,8 @@ from mmengine.config import Config
 from .bank import bank_supported, build_bank
 from .runs import (build_cfg, dataset_labels, describe_model, param_count,
                    predict_logits, run_one)
-from .settings import CONFIG_DIR, METHODS, TEACHER_CONFIG, imbalance, log
+from .settings import (CONFIG_DIR, METHODS, TEACHER_CONFIG, imbalance, log,
+                       run_kind)
 
 
 def _load_teacher(teacher_cfg: Config, path: str,
@@ -39,25 +40,41 @@ def _load_teacher(teacher_cfg: Config, path: str,
         trained=False)
 
 
-def _train_teacher(teacher_cfg: Config, epochs: int,
-                   work_dir: str) -> Tuple[torch.nn.Module, dict]:
-    """Train the teacher (``TEACHER_CONFIG``) and save it."""
+def _train_teacher(teacher_cfg: Config, epochs: int, work_dir: str,
+                   kind: str) -> Tuple[torch.nn.Module, dict]:
+    """Train the teacher (``TEACHER_CONFIG``) and save it in the work dir,
+    with the run's ``kind`` in its meta; the teacher of a full run (the
+    teacher config's own recipe) is also stored where the digits configs
+    look for it."""
+    from mmenergykd.utils.digits_teacher import (RUN_KIND_KEY,
+                                                 digits_teacher_path,
+                                                 publish_digits_teacher)
     log(f'Teacher: training for {epochs} epochs (seed 0)')
     out = run_one(teacher_cfg, 'teacher', epochs)
     model = out.pop('runner').model
     path = osp.join(work_dir, 'teacher', 'teacher.pth')
-    torch.save(
-        dict(
-            meta=dict(
-                note='digits benchmark teacher',
-                config=f'configs/digits/{TEACHER_CONFIG}',
-                epochs=epochs,
-                val_top1=out['last']),
-            state_dict=model.state_dict()), path)
+    meta = dict(
+        note='digits benchmark teacher',
+        config=f'configs/{TEACHER_CONFIG}',
+        epochs=epochs,
+        val_top1=out['last'])
+    meta[RUN_KIND_KEY] = kind
+    torch.save(dict(meta=meta, state_dict=model.state_dict()), path)
     log(f"Teacher: val top-1 {out['last']:.2f} (best {out['best']:.2f} "
         f"at epoch {out['best_epoch']}), {out['seconds']:.0f} s, saved "
         f'{path}')
-    return model, dict(out, checkpoint=path, trained=True)
+    if kind == 'full':
+        log('Teacher: stored for the digits configs as '
+            f'{publish_digits_teacher(path)}')
+    else:
+        log(f'Teacher: a {kind} run\'s teacher stays in this work dir; the '
+            f'digits configs keep theirs ({digits_teacher_path()})')
+    return model, dict(
+        out,
+        checkpoint=path,
+        trained=True,
+        run_kind=kind,
+        published=kind == 'full')
 
 
 def _teacher_energies(model: torch.nn.Module, temperature: float,
@@ -113,7 +130,7 @@ def teacher_phase(args: argparse.Namespace, work_dir: str, stamp: str,
                                        base.val_dataloader.dataset.to_dict())
     else:
         model, teacher = _train_teacher(teacher_cfg, args.teacher_epochs,
-                                        work_dir)
+                                        work_dir, run_kind(args))
     teacher['params'] = param_count(teacher_cfg.model)
     teacher['model'] = describe_model(teacher_cfg.model)
     return teacher, _teacher_energies(
