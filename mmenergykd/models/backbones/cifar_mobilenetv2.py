@@ -15,7 +15,7 @@ import torch.nn as nn
 from mmengine.model import BaseModule
 
 from mmenergykd.registry import MODELS
-from .cifar_init import ZOO_INIT_CFG
+from .cifar_zoo import ZOO_INIT_CFG, zoo_arch
 
 # (expand ratio or None for "T", output channels, blocks, first stride)
 _STAGES = ((1, 16, 1, 1), (None, 24, 2, 1), (None, 32, 3, 2), (None, 64, 4, 2),
@@ -104,14 +104,8 @@ class CifarMobileNetV2(BaseModule):
                  init_cfg: Optional[Union[dict,
                                           List[dict]]] = ZOO_INIT_CFG) -> None:
         super().__init__(init_cfg=init_cfg)
-        if isinstance(arch, str):
-            if arch not in self.arch_settings:
-                raise KeyError(f'Unknown arch {arch!r}; choose from '
-                               f'{sorted(self.arch_settings)} or pass a dict')
-            expand_ratio, widen_factor = self.arch_settings[arch]
-        else:
-            expand_ratio = arch['expand_ratio']
-            widen_factor = arch['widen_factor']
+        expand_ratio, widen_factor = zoo_arch(self.arch_settings, arch,
+                                              ('expand_ratio', 'widen_factor'))
         self.expand_ratio = expand_ratio
         self.widen_factor = widen_factor
 

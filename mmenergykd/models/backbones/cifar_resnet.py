@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from mmengine.model import BaseModule
 
 from mmenergykd.registry import MODELS
-from .cifar_init import ZOO_INIT_CFG
+from .cifar_zoo import ZOO_INIT_CFG, projection_shortcut, zoo_arch
 
 
 class CifarBasicBlock(nn.Module):
@@ -39,12 +39,8 @@ class CifarBasicBlock(nn.Module):
         self.conv2 = nn.Conv2d(
             out_channels, out_channels, 3, stride=1, padding=1, bias=False)
         self.bn2 = nn.BatchNorm2d(out_channels)
-        self.downsample: Optional[nn.Sequential] = None
-        if stride != 1 or in_channels != out_channels:
-            self.downsample = nn.Sequential(
-                nn.Conv2d(
-                    in_channels, out_channels, 1, stride=stride, bias=False),
-                nn.BatchNorm2d(out_channels))
+        self.downsample = projection_shortcut(in_channels, out_channels,
+                                              stride)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Run the block."""
@@ -94,13 +90,8 @@ class CifarResNet(BaseModule):
                  init_cfg: Optional[Union[dict,
                                           List[dict]]] = ZOO_INIT_CFG) -> None:
         super().__init__(init_cfg=init_cfg)
-        if isinstance(arch, str):
-            if arch not in self.arch_settings:
-                raise KeyError(f'Unknown arch {arch!r}; choose from '
-                               f'{sorted(self.arch_settings)} or pass a dict')
-            depth, widths = self.arch_settings[arch]
-        else:
-            depth, widths = arch['depth'], tuple(arch['widths'])
+        depth, widths = zoo_arch(self.arch_settings, arch, ('depth', 'widths'))
+        widths = tuple(widths)
         if (depth - 2) % 6 != 0 or len(widths) != 4:
             raise ValueError('depth must be 6n + 2 and widths must have 4 '
                              f'entries, got depth={depth}, widths={widths}')
@@ -131,7 +122,6 @@ class CifarResNet(BaseModule):
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor]:
         """Return a 1-tuple with the last stage's feature map."""
         x = F.relu(self.bn1(self.conv1(x)))
-        x = self.layer1(x)
-        x = self.layer2(x)
-        x = self.layer3(x)
+        for stage in (self.layer1, self.layer2, self.layer3):
+            x = stage(x)
         return (x, )

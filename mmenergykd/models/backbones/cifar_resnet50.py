@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from mmengine.model import BaseModule
 
 from mmenergykd.registry import MODELS
-from .cifar_init import ZOO_INIT_CFG
+from .cifar_zoo import ZOO_INIT_CFG, projection_shortcut, zoo_arch
 
 
 class CifarBottleneck(nn.Module):
@@ -41,12 +41,7 @@ class CifarBottleneck(nn.Module):
         self.bn2 = nn.BatchNorm2d(planes)
         self.conv3 = nn.Conv2d(planes, out_channels, 1, bias=False)
         self.bn3 = nn.BatchNorm2d(out_channels)
-        self.shortcut: Optional[nn.Sequential] = None
-        if stride != 1 or in_channels != out_channels:
-            self.shortcut = nn.Sequential(
-                nn.Conv2d(
-                    in_channels, out_channels, 1, stride=stride, bias=False),
-                nn.BatchNorm2d(out_channels))
+        self.shortcut = projection_shortcut(in_channels, out_channels, stride)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Run the block."""
@@ -61,9 +56,10 @@ class CifarBottleneck(nn.Module):
 class CifarResNet50(BaseModule):
     """Bottleneck ResNet-50 for 32x32 inputs from the CRD / mdistiller zoo.
 
-    The output is the last stage's feature map (4x4 for 32x32 inputs); pair
-    it with ``GlobalAveragePooling`` and a ``LinearClsHead`` (the zoo's
-    ``linear``).
+    Four stages of bottlenecks (expansion 4, widths 64 to 512) after a 3x3
+    stride-1 stem; it returns the 4x4 map of the last stage (for 32x32
+    inputs), which ``GlobalAveragePooling`` and a ``LinearClsHead`` (the
+    zoo's ``linear``) turn into logits.
 
     Args:
         arch (str | dict): ``'resnet50'`` (blocks 3-4-6-3) or a dict with
@@ -85,13 +81,7 @@ class CifarResNet50(BaseModule):
                  init_cfg: Optional[Union[dict,
                                           List[dict]]] = ZOO_INIT_CFG) -> None:
         super().__init__(init_cfg=init_cfg)
-        if isinstance(arch, str):
-            if arch not in self.arch_settings:
-                raise KeyError(f'Unknown arch {arch!r}; choose from '
-                               f'{sorted(self.arch_settings)} or pass a dict')
-            num_blocks = self.arch_settings[arch]
-        else:
-            num_blocks = tuple(arch['num_blocks'])
+        num_blocks = tuple(zoo_arch(self.arch_settings, arch, 'num_blocks'))
         self.conv1 = nn.Conv2d(
             in_channels, 64, 3, stride=1, padding=1, bias=False)
         self.bn1 = nn.BatchNorm2d(64)
@@ -109,8 +99,6 @@ class CifarResNet50(BaseModule):
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor]:
         """Return a 1-tuple with the last stage's feature map."""
         x = F.relu(self.bn1(self.conv1(x)))
-        x = self.layer1(x)
-        x = self.layer2(x)
-        x = self.layer3(x)
-        x = self.layer4(x)
+        for stage in (self.layer1, self.layer2, self.layer3, self.layer4):
+            x = stage(x)
         return (x, )

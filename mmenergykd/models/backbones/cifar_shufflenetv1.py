@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from mmengine.model import BaseModule
 
 from mmenergykd.registry import MODELS
+from .cifar_zoo import zoo_arch
 
 
 def channel_shuffle(x: torch.Tensor, groups: int) -> torch.Tensor:
@@ -106,11 +107,7 @@ class CifarShuffleNetV1(BaseModule):
                  in_channels: int = 3,
                  init_cfg: Optional[Union[dict, List[dict]]] = None) -> None:
         super().__init__(init_cfg=init_cfg)
-        if isinstance(arch, str):
-            if arch not in self.arch_settings:
-                raise KeyError(f'Unknown arch {arch!r}; choose from '
-                               f'{sorted(self.arch_settings)} or pass a dict')
-            arch = self.arch_settings[arch]
+        arch = zoo_arch(self.arch_settings, arch)
         groups = arch['groups']
         self.conv1 = nn.Conv2d(in_channels, 24, 1, bias=False)
         self.bn1 = nn.BatchNorm2d(24)

@@ -15,12 +15,25 @@ import torch.nn.functional as F
 from mmengine.model import BaseModule
 
 from mmenergykd.registry import MODELS
+from .cifar_zoo import zoo_arch
 
 
 def _shuffle2(x: torch.Tensor) -> torch.Tensor:
     """Channel shuffle with two groups."""
     n, c, h, w = x.shape
     return x.view(n, 2, c // 2, h, w).transpose(1, 2).reshape(n, c, h, w)
+
+
+def _depthwise(channels: int, stride: int) -> nn.Conv2d:
+    """A 3x3 depthwise convolution (no bias)."""
+    return nn.Conv2d(
+        channels,
+        channels,
+        3,
+        stride=stride,
+        padding=1,
+        groups=channels,
+        bias=False)
 
 
 class ShuffleV2DownUnit(nn.Module):
@@ -35,22 +48,14 @@ class ShuffleV2DownUnit(nn.Module):
         super().__init__()
         mid = out_channels // 2
         # left branch: 3x3 depthwise (stride 2) -> 1x1
-        self.conv1 = nn.Conv2d(
-            in_channels,
-            in_channels,
-            3,
-            stride=2,
-            padding=1,
-            groups=in_channels,
-            bias=False)
+        self.conv1 = _depthwise(in_channels, 2)
         self.bn1 = nn.BatchNorm2d(in_channels)
         self.conv2 = nn.Conv2d(in_channels, mid, 1, bias=False)
         self.bn2 = nn.BatchNorm2d(mid)
         # right branch: 1x1 -> 3x3 depthwise (stride 2) -> 1x1
         self.conv3 = nn.Conv2d(in_channels, mid, 1, bias=False)
         self.bn3 = nn.BatchNorm2d(mid)
-        self.conv4 = nn.Conv2d(
-            mid, mid, 3, stride=2, padding=1, groups=mid, bias=False)
+        self.conv4 = _depthwise(mid, 2)
         self.bn4 = nn.BatchNorm2d(mid)
         self.conv5 = nn.Conv2d(mid, mid, 1, bias=False)
         self.bn5 = nn.BatchNorm2d(mid)
@@ -80,14 +85,7 @@ class ShuffleV2Unit(nn.Module):
         channels = self.split
         self.conv1 = nn.Conv2d(channels, channels, 1, bias=False)
         self.bn1 = nn.BatchNorm2d(channels)
-        self.conv2 = nn.Conv2d(
-            channels,
-            channels,
-            3,
-            stride=1,
-            padding=1,
-            groups=channels,
-            bias=False)
+        self.conv2 = _depthwise(channels, 1)
         self.bn2 = nn.BatchNorm2d(channels)
         self.conv3 = nn.Conv2d(channels, channels, 1, bias=False)
         self.bn3 = nn.BatchNorm2d(channels)
@@ -129,11 +127,7 @@ class CifarShuffleNetV2(BaseModule):
                  in_channels: int = 3,
                  init_cfg: Optional[Union[dict, List[dict]]] = None) -> None:
         super().__init__(init_cfg=init_cfg)
-        if isinstance(arch, str):
-            if arch not in self.arch_settings:
-                raise KeyError(f'Unknown arch {arch!r}; choose from '
-                               f'{sorted(self.arch_settings)} or pass a dict')
-            arch = self.arch_settings[arch]
+        arch = zoo_arch(self.arch_settings, arch)
         out_channels = tuple(arch['out_channels'])
         num_blocks = tuple(arch['num_blocks'])
         self.conv1 = nn.Conv2d(in_channels, 24, 1, bias=False)

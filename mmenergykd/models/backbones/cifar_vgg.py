@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from mmengine.model import BaseModule
 
 from mmenergykd.registry import MODELS
-from .cifar_init import zoo_init_cfg
+from .cifar_zoo import zoo_arch, zoo_init_cfg
 
 _ZOO_INIT_CFG = zoo_init_cfg(conv_bias=True)
 
@@ -57,13 +57,8 @@ class CifarVGG(BaseModule):
                  init_cfg: Optional[Union[dict, List[dict]]] = _ZOO_INIT_CFG
                  ) -> None:
         super().__init__(init_cfg=init_cfg)
-        if isinstance(arch, str):
-            if arch not in self.arch_settings:
-                raise KeyError(f'Unknown arch {arch!r}; choose from '
-                               f'{sorted(self.arch_settings)} or pass a dict')
-            widths = self.arch_settings[arch]
-        else:
-            widths = tuple(tuple(w) for w in arch['widths'])
+        widths = tuple(
+            tuple(w) for w in zoo_arch(self.arch_settings, arch, 'widths'))
         if len(widths) != 5:
             raise ValueError(f'VGG needs 5 blocks of widths, got {widths}')
         self.widths = widths

@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from mmengine.model import BaseModule
 
 from mmenergykd.registry import MODELS
-from .cifar_init import ZOO_INIT_CFG
+from .cifar_zoo import ZOO_INIT_CFG, zoo_arch
 
 
 class WideBasicBlock(nn.Module):
@@ -99,13 +99,8 @@ class CifarWideResNet(BaseModule):
                  init_cfg: Optional[Union[dict,
                                           List[dict]]] = ZOO_INIT_CFG) -> None:
         super().__init__(init_cfg=init_cfg)
-        if isinstance(arch, str):
-            if arch not in self.arch_settings:
-                raise KeyError(f'Unknown arch {arch!r}; choose from '
-                               f'{sorted(self.arch_settings)} or pass a dict')
-            depth, widen_factor = self.arch_settings[arch]
-        else:
-            depth, widen_factor = arch['depth'], arch['widen_factor']
+        depth, widen_factor = zoo_arch(self.arch_settings, arch,
+                                       ('depth', 'widen_factor'))
         if (depth - 4) % 6 != 0:
             raise ValueError(f'depth must be 6n + 4, got {depth}')
         num_blocks = (depth - 4) // 6

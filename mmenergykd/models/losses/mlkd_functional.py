@@ -14,10 +14,7 @@ from torch import Tensor
 
 from .functional import per_sample_kd
 
-__all__ = [
-    'mlkd_confidence_shares', 'batch_consistency', 'class_consistency',
-    'mlkd_bracket'
-]
+__all__ = ['mlkd_confidence_shares', 'consistency', 'mlkd_bracket']
 
 Temperature = Union[float, Tensor]
 
@@ -33,44 +30,31 @@ def _probs(logits: Tensor, temperature: Temperature) -> Tensor:
     return F.softmax(logits / temperature, dim=1)
 
 
-def batch_consistency(student_logits: Tensor, teacher_logits: Tensor,
-                      temperature: Temperature) -> Tensor:
-    """Batch-level term: ``sum((P_t P_t^T - P_s P_s^T)^2) / B``.
+def consistency(student_logits: Tensor, teacher_logits: Tensor,
+                temperature: Temperature, level: str) -> Tensor:
+    """MLKD's batch- or class-level term, the gap between Gram matrices.
+
+    ``level='batch'``: ``sum((P_t P_t^T - P_s P_s^T)^2) / B``;
+    ``level='class'``: ``sum((P_t^T P_t - P_s^T P_s)^2) / C``.
 
     Args:
         student_logits (Tensor): Shape (B, C).
         teacher_logits (Tensor): Shape (B, C).
         temperature (float | Tensor): One temperature, or one per sample
             (shape (B,)); ``P = softmax(logits_i / T_i)`` row by row.
+        level (str): ``'batch'`` (B x B Gram matrices, over samples) or
+            ``'class'`` (C x C, over classes).
 
     Returns:
         Tensor: A float32 scalar.
     """
     p_s = _probs(student_logits, temperature)
     p_t = _probs(teacher_logits, temperature)
+    if level == 'class':
+        p_s, p_t = p_s.t(), p_t.t()
     gram_s = p_s @ p_s.t()
     gram_t = p_t @ p_t.t()
     return (gram_t - gram_s).pow(2).sum() / p_s.shape[0]
-
-
-def class_consistency(student_logits: Tensor, teacher_logits: Tensor,
-                      temperature: Temperature) -> Tensor:
-    """Class-level term: ``sum((P_t^T P_t - P_s^T P_s)^2) / C``.
-
-    Args:
-        student_logits (Tensor): Shape (B, C).
-        teacher_logits (Tensor): Shape (B, C).
-        temperature (float | Tensor): One temperature, or one per sample
-            (shape (B,)); ``P = softmax(logits_i / T_i)`` row by row.
-
-    Returns:
-        Tensor: A float32 scalar.
-    """
-    p_s = _probs(student_logits, temperature)
-    p_t = _probs(teacher_logits, temperature)
-    gram_s = p_s.t() @ p_s
-    gram_t = p_t.t() @ p_t
-    return (gram_t - gram_s).pow(2).sum() / p_s.shape[1]
 
 
 def _share_at_most_median(values: Tensor) -> Tensor:
@@ -154,7 +138,7 @@ def mlkd_bracket(student_weak: Tensor,
     kd_strong = sum(
         kd(s_s, t_s, temp) if k < 3 else kd(s_w, t_w, temp)
         for k, temp in enumerate(temps))
-    cc_weak = sum(class_consistency(s_w, t_w, temp) for temp in temps)
-    bc_weak = sum(batch_consistency(s_w, t_w, temp) for temp in temps)
+    cc_weak = sum(consistency(s_w, t_w, temp, 'class') for temp in temps)
+    bc_weak = sum(consistency(s_w, t_w, temp, 'batch') for temp in temps)
     return (share * kd_weak + kd_strong + class_share * cc_weak +
             share * bc_weak)
