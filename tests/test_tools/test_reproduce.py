@@ -8,7 +8,6 @@ kills one run half-way, restarts the kit, and checks the table against the
 scalars.json files MMEngine wrote.
 """
 import glob
-import importlib
 import json
 import os
 import os.path as osp
@@ -21,6 +20,7 @@ import time
 import pytest
 
 from tests.helpers import make_cifar100_folder
+from tests.test_tools.tool_import import import_tool_module
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 KIT = osp.join(REPO, 'tools', 'reproduce')
@@ -30,9 +30,7 @@ MAX_EPOCHS = 3
 
 def _kit(module: str):
     # the kit's modules import each other by name, as when run as scripts
-    if KIT not in sys.path:
-        sys.path.insert(0, KIT)
-    return importlib.import_module(module)
+    return import_tool_module(module, KIT)
 
 
 def _env() -> dict:
@@ -210,7 +208,7 @@ def _check_table(tmp_path, root: str) -> None:
         statistics.mean(r['best'] for r in rows['kd']['runs']) - 70.66)
 
 
-def test_selection_names_and_published_fallback():
+def test_selection_names_and_published_numbers():
     settings = _kit('kit_settings')
     assert settings.select('all', settings.METHODS,
                            '--methods') == list(settings.METHODS)
@@ -229,7 +227,9 @@ def test_selection_names_and_published_fallback():
         dataset='cifar100')
     assert settings.parse_config_name('res34_res18_in1k') is None
     assert len(settings.PAIRS) == 11
-    # anchors.md, "The paper's own numbers" (written out independently)
+    # anchors.md, "The paper's own numbers" (written out independently),
+    # read from the metafiles: the one source of published numbers
+    index = _kit('kit_configs').ModelIndex()
     expected = {
         ('energymlkd', 'resnet32x4_resnet8x4'): 77.31,
         ('mlkd', 'wrn_40_2_wrn_16_2'): 76.63,
@@ -241,10 +241,15 @@ def test_selection_names_and_published_fallback():
         ('kd-heda', 'resnet32x4_resnet8x4'): None,
     }
     for (method, pair), top1 in expected.items():
-        pub = settings.published_fallback(settings.config_name(pair, method))
+        pub = index.published(settings.config_name(pair, method))
         assert (pub.top1 if pub else None) == top1, (method, pair)
-    assert settings.published_fallback(
-        settings.config_name('vgg13_vgg8', 'kd', '360e')) is None
+        if pub:
+            assert pub.source.startswith('metafile ')
+    assert index.published(settings.config_name('vgg13_vgg8', 'kd',
+                                                '360e')) is None
+    # no second table of numbers in the kit
+    assert not hasattr(settings, 'PUBLISHED')
+    assert not hasattr(settings, 'published_fallback')
 
 
 def test_model_index_finds_renamed_configs_and_results(tmp_path):
@@ -266,9 +271,10 @@ def test_model_index_finds_renamed_configs_and_results(tmp_path):
     assert index.config_path(name) == str(moved)
     assert index.config_path('renamed') == str(moved)
     assert index.published(name).top1 == 12.5  # the metafile's, not 74.68
-    # not in a metafile: found by file name; published number from the kit
+    # not in a metafile: found by file name; no published number (the
+    # metafiles are the one source)
     assert index.config_path(kd) == str(plain)
-    assert index.published(kd).top1 == 72.98
+    assert index.published(kd) is None
     assert index.config_path('mlkd_vgg13_vgg8_1xb64_240e_cifar100') is None
     # MLKD's own 480-epoch recipe where the pair has no 240-epoch config
     mlkd = 'mlkd_vgg13_vgg8_1xb64_480e_cifar100'
@@ -284,7 +290,7 @@ def test_model_index_finds_renamed_configs_and_results(tmp_path):
     assert index.choose('kd', 'vgg13_vgg8', '360e').endswith('360e_cifar100')
     assert index.choose('mlkd', 'vgg13_vgg8') == mlkd
     assert index.choose('mlkd', 'vgg13_vgg8', '240e') is None
-    assert index.published(mlkd).top1 == 75.18
+    assert index.published(mlkd) is None
     found, missing = _kit('run_table').resolve_configs(
         ['vgg13_vgg8'], ['kd', 'dkd', 'mlkd', 'energymlkd'], 'auto',
         str(tmp_path))
@@ -301,7 +307,7 @@ def test_model_index_finds_renamed_configs_and_results(tmp_path):
 
 def test_states_commands_and_devices(tmp_path, monkeypatch):
     launch = _kit('kit_launch')
-    config = osp.join(REPO, 'configs', 'cifar100', 'kd', 'x.py')
+    config = osp.join(REPO, 'configs', 'kd', 'x.py')
     (job, ) = launch.make_jobs({'kd_x': config}, [3], str(tmp_path))
     assert job.work_dir == str(tmp_path / 'kd_x' / 'seed3')
     assert launch.job_state(job) == 'new'
@@ -324,7 +330,7 @@ def test_states_commands_and_devices(tmp_path, monkeypatch):
     assert launch.job_state(job) == 'finished'
     dist = launch.remote_command(job, ['a=1'], 'dist')
     assert dist.startswith('bash tools/dist_train.sh '
-                           'configs/cifar100/kd/x.py 1 --work-dir ')
+                           'configs/kd/x.py 1 --work-dir ')
     assert dist.endswith(f"> {osp.join(job.work_dir, launch.MARKER)}")
     slurm = launch.remote_command(job, [], 'slurm', partition='gpu')
     assert slurm.startswith('srun -p "gpu" --job-name=kd_x_s3 --gres=gpu:1')

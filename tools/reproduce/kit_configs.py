@@ -3,9 +3,10 @@
 
 ``model-index.yml`` imports the metafiles; each metafile's ``Models`` lists
 ``Name``, ``Config`` (a path from the repository root) and optionally
-``Results`` (``Metrics: Top 1 Accuracy``). Configs are looked up by name
-there first, so renamed or moved configs keep working; a config that no
-metafile lists yet is found by its file name under ``configs/``. A (method,
+``Results`` (``Metrics: Top 1 Accuracy``), the one source of published
+numbers. Configs are looked up by name there first, so renamed or moved
+configs keep working; a config that no metafile lists yet is found by its
+file name under ``configs/`` (and has no published number). A (method,
 pair) may exist on several schedules (240 epochs; the release's 360; MLKD's
 own 480 for ShuffleNet / MobileNet students): :meth:`ModelIndex.choose`
 picks one.
@@ -15,7 +16,7 @@ import os.path as osp
 from typing import Dict, List, Optional
 
 import yaml
-from kit_settings import Published, parse_config_name, published_fallback
+from kit_settings import Published, parse_config_name
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
@@ -135,21 +136,27 @@ class ModelIndex:
         return found[min(found, key=lambda s: int(s[:-1]))]
 
     def published(self, name: str) -> Optional[Published]:
-        """The published top-1 of a config: its metafile's, else the kit's.
+        """The published top-1 of a config, from its metafile entry.
+
+        The metafiles are the one source of published numbers (written by
+        ``.dev_scripts/generate_metafiles.py``); a config no metafile lists
+        has none.
 
         Args:
             name (str): A model-index name or config base name.
 
         Returns:
-            Published | None: The number and its source.
+            Published | None: The number and its source (the entry's
+            ``Expected Result Source``).
         """
         entry = self.entries.get(name)
-        if entry is not None:
-            for result in entry.get('Results', []) or []:
-                metrics = result.get('Metrics', {}) or {}
-                if metrics.get('Top 1 Accuracy') is not None:
-                    source = f'metafile {name}'
-                    if result.get('Source'):
-                        source += f" ({result['Source']})"
-                    return Published(float(metrics['Top 1 Accuracy']), source)
-        return published_fallback(name)
+        for result in (entry or {}).get('Results', []) or []:
+            metrics = result.get('Metrics', {}) or {}
+            if metrics.get('Top 1 Accuracy') is not None:
+                source = f'metafile {entry.get("Name", name)}'
+                note = (entry.get('Metadata')
+                        or {}).get('Expected Result Source')
+                if note:
+                    source += f' ({note})'
+                return Published(float(metrics['Top 1 Accuracy']), source)
+        return None
