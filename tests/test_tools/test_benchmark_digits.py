@@ -3,19 +3,18 @@
 (recomputed here from results.json), tiny balanced and long-tailed runs,
 smoke-test marks, the timing split, and the teacher bank against the live
 teacher (same accuracies for the same seed)."""
-import importlib
 import json
 import math
 import os.path as osp
-import sys
 
 import numpy as np
 import pytest
 
+from tests.test_tools.tool_import import import_tool_module
+
 pytest.importorskip('sklearn')
 pytest.importorskip('matplotlib')
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 # t(0.975, df) from a printed table (df = 1, 2, 3, 4), for the independent
 # recomputation of the intervals
 T975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776}
@@ -25,11 +24,8 @@ def _load(module=''):
     # tools/ on sys.path, as `python tools/benchmark_digits.py` has it: the
     # benchmark's spawned worker processes inherit sys.path and import the
     # functions they run by name (analysis_tools.digits_benchmark.runs).
-    tools = osp.join(REPO, 'tools')
-    if tools not in sys.path:
-        sys.path.insert(0, tools)
     name = 'analysis_tools.digits_benchmark'
-    return importlib.import_module(name + ('.' + module if module else ''))
+    return import_tool_module(name + ('.' + module if module else ''))
 
 
 def _paired_ci(values, reference):
@@ -55,10 +51,20 @@ def test_parse_args_defaults_and_quick():
     quick = tool.parse_args(['--quick'])
     assert quick.seeds == 1 and quick.epochs == tool.QUICK_EPOCHS
     assert quick.teacher_epochs == tool.QUICK_TEACHER_EPOCHS
+    # a --quick run keeps its shortened teacher in a work dir of its own
+    assert quick.work_dir == 'work_dirs/digits_benchmark_quick'
+    settings = _load('settings')
+    assert settings.run_kind(args) == 'full'
+    assert settings.run_kind(quick) == 'quick'
+    assert settings.run_kind(tool.parse_args(['--teacher-epochs', '2'])) == \
+        'custom'
     assert tool.parse_args(['--quick', '--seeds', '2']).seeds == 2
     lt = tool.parse_args(['--long-tailed'])
     assert lt.long_tailed and lt.imbalance_ratio == tool.DEFAULT_IMBALANCE
     assert lt.work_dir == 'work_dirs/digits_benchmark_lt'
+    assert settings.run_kind(lt) == 'long-tailed'
+    assert tool.parse_args(['--quick', '--long-tailed']).work_dir == \
+        'work_dirs/digits_benchmark_lt_quick'
     # 292 training images: twice the epochs, evaluated every other epoch
     assert (lt.epochs, lt.teacher_epochs) == (2 * args.epochs,
                                               2 * args.teacher_epochs)
@@ -120,9 +126,20 @@ def _check_statistics(saved):
             assert diff['verdict'] == want
 
 
-def test_tiny_run(tmp_path, capfd):
+def _teacher_meta(path):
+    import torch
+    return torch.load(path, map_location='cpu', weights_only=True)['meta']
+
+
+def test_tiny_run(tmp_path, capfd, monkeypatch):
     tool = _load()
     work_dir = tmp_path / 'bench'
+    # where the digits configs look for their teacher, for this test only
+    published = tmp_path / 'cache' / 'teacher.pth'
+    monkeypatch.setenv('MMENERGYKD_DIGITS_TEACHER', str(published))
+    # the 1-epoch teacher stands for a full run (its config's own epochs)
+    settings = _load('settings')
+    monkeypatch.setattr(settings, 'config_epochs', lambda config: 1)
     results = tool.main([
         '--epochs', '2', '--evaluations', '1', '--teacher-epochs', '1',
         '--seeds', '2', '--methods', 'student,kd,energykd_heda', '--workers',
@@ -131,6 +148,7 @@ def test_tiny_run(tmp_path, capfd):
     ])
     out = capfd.readouterr().out  # worker processes write to the fd
     assert 'Teacher: training for 1 epochs' in out
+    assert f'Teacher: stored for the digits configs as {published}' in out
     assert ('2 student-alone run(s) started on 1 worker process next to '
             'the teacher') in out
     assert '[6/6 runs' in out
@@ -158,6 +176,12 @@ def test_tiny_run(tmp_path, capfd):
     assert sum(groups['val_sizes'].values()) == 899
     assert groups['methods']['kd']['high']['n'] == 2
     assert results['summary'].keys() == saved['summary'].keys()
+    # the full run's teacher, with its run kind, where the configs look
+    teacher = saved['teacher']['checkpoint']
+    assert saved['teacher']['run_kind'] == 'full'
+    assert saved['teacher']['published'] is True
+    assert published.read_bytes() == open(teacher, 'rb').read()
+    assert _teacher_meta(str(published))['run_kind'] == 'full'
     for name in ('accuracy.png', 'energy_hist.png', 'energy_groups.png'):
         assert (work_dir / name).read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
     md = (work_dir / 'results.md').read_text()
@@ -195,9 +219,11 @@ def test_tiny_run(tmp_path, capfd):
         plain['runs']['kd'][0]['timing']['teacher']
 
 
-def test_tiny_long_tailed_quick_run(tmp_path, capfd):
+def test_tiny_long_tailed_quick_run(tmp_path, capfd, monkeypatch):
     tool = _load()
     work_dir = tmp_path / 'lt'
+    configs_teacher = tmp_path / 'cache' / 'teacher.pth'
+    monkeypatch.setenv('MMENERGYKD_DIGITS_TEACHER', str(configs_teacher))
     tool.main([
         '--quick', '--long-tailed', '--epochs', '1', '--teacher-epochs', '1',
         '--seeds', '2', '--methods', 'student,kd', '--workers', '1',
@@ -207,6 +233,12 @@ def test_tiny_long_tailed_quick_run(tmp_path, capfd):
     out = capfd.readouterr().out
     assert 'SMOKE TEST (--quick)' in out and 'Digits-LT benchmark' in out
     saved = json.loads((work_dir / 'results.json').read_text())
+    # a --quick run never becomes the configs' teacher: it stays in the
+    # work dir, marked as such
+    assert not configs_teacher.exists()
+    assert saved['teacher']['published'] is False
+    assert _teacher_meta(saved['teacher']['checkpoint'])['run_kind'] == \
+        'quick'
     settings = saved['settings']
     assert settings['smoke_test'] is True and settings['long_tailed'] is True
     assert settings['train_class_counts'] == [
