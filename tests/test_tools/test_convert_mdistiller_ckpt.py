@@ -9,7 +9,6 @@ original network has) and a functional forward pass (eval mode). It does not
 use any mmenergykd module, so a wrong layer, order or key mapping in the port
 shows up as a logit difference or a conversion error.
 """
-import importlib.util
 import os
 import subprocess
 import sys
@@ -460,8 +459,6 @@ def _run_cli_parallel(jobs: Dict[str, List[str]], tmp: Path) -> Dict:
     (the work is mostly importing and file I/O).
     """
     env = dict(os.environ, OMP_NUM_THREADS='1', MKL_NUM_THREADS='1')
-    env['PYTHONPATH'] = os.pathsep.join(
-        [str(REPO)] + [p for p in [env.get('PYTHONPATH')] if p])
     pending, running, results = list(jobs.items()), {}, {}
     while pending or running:
         while pending and len(running) < max(2, os.cpu_count() or 1):
@@ -542,9 +539,7 @@ def test_wrong_model_fails_clearly(tmp_path):
 
 
 def test_unknown_model_name(tmp_path, capsys):
-    spec = importlib.util.spec_from_file_location('convert_tool', TOOL)
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+    tool = import_tool_module('convert_mdistiller_ckpt')
     src = tmp_path / 'resnet20.pth'
     torch.save({'model': random_reference_weights('resnet20')}, src)
     assert tool.main(

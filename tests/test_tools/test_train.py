@@ -3,7 +3,6 @@
 additions: compared with MMPretrain 1.2.0's own tools (installed with
 mmpretrain in ``mmpretrain/.mim/tools``)."""
 import argparse
-import importlib.util
 import os.path as osp
 import sys
 from copy import deepcopy
@@ -14,22 +13,16 @@ from mmengine.config import Config
 from mmengine.registry import RUNNERS
 
 from tests.helpers import REPO
+from tests.test_tools.tool_import import import_tool_module
 
 MMPRETRAIN_TOOLS = osp.join(osp.dirname(mmpretrain.__file__), '.mim', 'tools')
-
-
-def load_tool(path: str, name: str):
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope='module')
 def tools():
     return {
         (kind, owner):
-        load_tool(osp.join(root, f'{kind}.py'), f'{owner}_{kind}_tool')
+        import_tool_module(kind, root, as_name=f'{owner}_{kind}_tool')
         for owner, root in (('ours', osp.join(REPO, 'tools')),
                             ('mmpretrain', MMPRETRAIN_TOOLS))
         for kind in ('train', 'test')

@@ -28,8 +28,9 @@ __all__ = [
 
 ALGORITHM = 'crc32'
 # Threads reading and checking chunks at once (zlib.crc32 and file reads
-# release the GIL).
+# release the GIL), and the most bytes one read takes.
 _THREADS = 4
+_BLOCK = 8 << 20
 
 
 class BankDamagedError(ValueError):
@@ -60,18 +61,42 @@ def array_chunk_crcs(arrays: Dict[str, np.ndarray], start: int,
     }
 
 
+def _blocks(bounds: List[Tuple[int, int]], row: int) -> list:
+    """``bounds`` grouped into runs of adjacent row ranges of at most
+    ``_BLOCK`` bytes (one read each), as lists of indices into ``bounds``."""
+    blocks: list = []
+    for i, (start, stop) in enumerate(bounds):
+        if blocks:
+            first, last = bounds[blocks[-1][0]][0], bounds[blocks[-1][-1]][1]
+            if start == last and (stop - first) * row <= _BLOCK:
+                blocks[-1].append(i)
+                continue
+        blocks.append([i])
+    return blocks
+
+
 def _read_crcs(file: str, row: int, bounds: List[Tuple[int, int]]) -> list:
-    """CRC-32 of the byte ranges of ``bounds`` (rows) of ``file``; None for
-    a range the file does not hold in full."""
-    out: list = []
-    largest = max((stop - start) * row for start, stop in bounds)
+    """CRC-32 of the row ranges ``bounds`` of ``file``; None for a range
+    the file does not hold in full. Adjacent ranges are read together."""
+    out: list = [None] * len(bounds)
+    blocks = _blocks(bounds, row)
+    largest = max((bounds[b[-1]][1] - bounds[b[0]][0]) * row for b in blocks)
     buffer = memoryview(bytearray(largest))
     with open(file, 'rb', buffering=0) as f:
-        for start, stop in bounds:
-            size = (stop - start) * row
-            f.seek(start * row)
-            got = f.readinto(buffer[:size])
-            out.append(zlib.crc32(buffer[:size]) if got == size else None)
+        for block in blocks:
+            origin = bounds[block[0]][0]
+            size = (bounds[block[-1]][1] - origin) * row
+            f.seek(origin * row)
+            got = 0
+            while got < size:
+                n = f.readinto(buffer[got:size])
+                if not n:
+                    break
+                got += n
+            for i in block:
+                lo, hi = ((b - origin) * row for b in bounds[i])
+                if hi <= got:
+                    out[i] = zlib.crc32(buffer[lo:hi])
     return out
 
 
