@@ -34,9 +34,9 @@ def one_config(pattern: str) -> str:
 
 FAMILIES = {
     'imagenet': ('energykd/res34_res18_in1k.py', []),
-    'cifar100': ('cifar100/**/energykd_*_cifar100.py', ['mmenergykd.models']),
-    'cifar100_lt': ('cifar100_lt/**/*_cifar100-lt.py', ['mmenergykd.models']),
-    'digits': ('digits/energykd_*_digits.py',
+    'cifar100': ('energykd/energykd_*_cifar100.py', ['mmenergykd.models']),
+    'cifar100_lt': ('*/*_cifar100-lt.py', ['mmenergykd.models']),
+    'digits': ('energykd/energykd_*_digits.py',
                ['mmenergykd.datasets', 'mmenergykd.models']),
 }
 

@@ -133,11 +133,11 @@ def test_mim_train_mmpretrain_runs_a_user_config_of_ours(tmp_path):
     """``mim train mmpretrain`` runs MMPretrain's own tools/train.py on a
     user config inheriting ``mmenergykd::`` (digits, 2 iterations)."""
     base = sorted(
-        glob.glob(osp.join(CONFIGS, 'digits', 'energykd_*_digits.py')))[0]
+        glob.glob(osp.join(CONFIGS, 'energykd', 'energykd_*_digits.py')))[0]
     teacher = save_teacher_for(
         Config.fromfile(base), str(tmp_path / 'teacher.pth'))
     user = tmp_path / 'user_digits.py'
-    user.write_text(f"_base_ = ['mmenergykd::digits/{osp.basename(base)}']\n"
+    user.write_text(f"_base_ = ['mmenergykd::energykd/{osp.basename(base)}']\n"
                     f'model = dict(teacher_ckpt={teacher!r})\n'
                     'train_dataloader = dict(dataset=dict(indices=128))\n'
                     'val_dataloader = dict(dataset=dict(indices=64))\n'
