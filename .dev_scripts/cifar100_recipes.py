@@ -1,7 +1,7 @@
 # Copyright (c) mmenergykd contributors. All rights reserved.
 """Per-pair CIFAR-100 recipes, each value with the file it comes from.
 
-Read by ``generate_cifar100_configs.py`` (the configs) and
+Read by ``generate_configs.py`` (the configs) and
 ``generate_metafiles.py`` (the model index). Sources, as read from the
 stored copies of the public repositories:
 

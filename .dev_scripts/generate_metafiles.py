@@ -23,8 +23,9 @@ import sys
 
 import yaml
 from method_docs import FOLDERS, citation_section, first_readme
-from published_numbers import (CAVEATS, IMAGENET_NOTES, IMAGENET_R34_R18,
-                               SOURCES, cifar100_number, cifar100_source)
+from published_numbers import (CAVEATS, IMAGENET_NOTES, IMAGENET_PUBLISHED,
+                               IMAGENET_R34_R18, SOURCES, cifar100_number,
+                               cifar100_source)
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIGS = osp.join(ROOT, 'configs')
@@ -44,6 +45,7 @@ TITLES = {
     'kd-heda': 'KD + HE-DA',
     'energykd-heda': 'Energy KD + HE-DA',
     'kd-randommix': 'KD + CutMix on a random subset (control of HE-DA)',
+    'deit': 'DeiT hard distillation',
 }
 DATASETS = {
     'in1k': 'ImageNet-1k',
@@ -59,6 +61,13 @@ IMAGENET_PAIRS = {
     ('resnet/resnet34_8xb32_in1k.py', 'resnet/resnet18_8xb32_in1k.py'),
     'resnet50_mobilenetv2': ('resnet/resnet50_8xb32_in1k.py',
                              'mobilenet_v2/mobilenet-v2_8xb32_in1k.py'),
+    'convnext-small_deit-tiny': ('convnext/convnext-small_32xb128_in1k.py',
+                                 'deit/deit-tiny-distilled_4xb256_in1k.py'),
+    'convnext-small_deit-small': ('convnext/convnext-small_32xb128_in1k.py',
+                                  'deit/deit-small-distilled_4xb256_in1k.py'),
+    'efficientnet-b3-advprop_resnet18':
+    ('efficientnet/efficientnet-b3_8xb32-01norm_in1k.py',
+     'resnet/resnet18_8xb32_in1k.py'),
 }
 DIGITS_BASELINES = {
     'cifarresnet20': 'configs/cifarresnet/cifarresnet20_1xb64_60e_digits.py',
@@ -155,6 +164,8 @@ def teacher_student(fields: dict, zoo: dict) -> dict:
 
 def imagenet_expected(fields: dict):
     algo, pair = fields['algo'], fields['pair']
+    if (algo, pair) in IMAGENET_PUBLISHED:
+        return IMAGENET_PUBLISHED[(algo, pair)]
     number = IMAGENET_R34_R18.get(algo) \
         if pair == 'resnet34_resnet18' else None
     if number is not None:

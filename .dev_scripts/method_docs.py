@@ -48,6 +48,15 @@ CITATIONS = {
   pages={111911},
   year={2024}
 }''',
+    'deit':
+    '''@inproceedings{touvron2021training,
+  title={Training data-efficient image transformers \\& distillation
+         through attention},
+  author={Touvron, Hugo and Cord, Matthieu and Douze, Matthijs and Massa,
+          Francisco and Sablayrolles, Alexandre and J{\\'e}gou, Herv{\\'e}},
+  booktitle={ICML},
+  year={2021}
+}''',
     'resnet':
     '''@inproceedings{he2016deep,
   title={Deep Residual Learning for Image Recognition},
@@ -139,6 +148,24 @@ FOLDERS = {
         'Energy KD (paper direction) plus HE-DA; the extra term on the '
         'mixed images uses the run\'s energy-group temperatures. One '
         'calibration pass serves both.'),
+    'deit':
+    Folder(
+        'DeiT', 'Training data-efficient image transformers & distillation '
+        'through attention', 'https://arxiv.org/abs/2012.12877',
+        KD_TECHNIQUES + ['Mixup', 'CutMix', 'RandAugment'],
+        'DeiT distils a convnet into a vision transformer that has a second '
+        'token, the distillation token, beside its class token: the class '
+        'token learns from the labels, the distillation token from the '
+        'teacher\'s decision on the same augmented image (hard '
+        'distillation, `HardDistillLoss`), each with weight 1/2; the '
+        'student predicts with the average of both heads. MMPretrain ships '
+        'these students (`DistilledVisionTransformer` + `DeiTClsHead`) and '
+        'converted weights but cannot train them; here they train with the '
+        'DeiT recipe of MMPretrain\'s deit configs. The teacher is '
+        'ConvNeXt-S, named by its MMPretrain model-index name (config and '
+        'published weights); DeiT\'s own RegNetY-16GF is not in '
+        'MMPretrain\'s zoo. Energy KD on the distillation token (ours) is in '
+        '`configs/energykd/energykd_convnext-small_deit-*`.'),
     'cifarresnet':
     Folder(
         'CIFAR ResNet (digits baselines)',
@@ -155,21 +182,11 @@ FOLDERS = {
         'keeps its shortened teacher in its own work dir, and the configs '
         'refuse a teacher marked as such.'),
 }
-BASES = {
-    'kd': 'kd',
-    'dkd': 'dkd',
-    'mlkd': 'mlkd',
-    'energykd': 'energykd',
-    'energydkd': 'energydkd',
-    'energymlkd': 'energymlkd',
-    'kd-heda': 'kd-heda',
-    'energykd-heda': 'energykd-heda'
-}
 
 
 def citation_of(folder: str) -> str:
     """The bibtex entry of a folder's paper."""
-    key = folder if folder in ('kd', 'dkd', 'mlkd') else (
+    key = folder if folder in ('kd', 'dkd', 'mlkd', 'deit') else (
         'resnet' if folder == 'cifarresnet' else 'energy')
     return CITATIONS[key]
 
@@ -181,8 +198,8 @@ def first_readme(folder: str) -> str:
         f'# {info.collection}', '', f'> [{info.paper}]({info.url})', '',
         '## Introduction', '', info.intro, ''
     ]
-    if folder in BASES:
-        lines += [LAYOUT.format(base=BASES[folder]), '', TEACHERS, '']
+    if folder != 'cifarresnet':  # a method folder: its base has its name
+        lines += [LAYOUT.format(base=folder), '', TEACHERS, '']
     lines += [
         'Train with `python tools/train.py <config>`, MMPretrain\'s own '
         '`tools/train.py`, or `mim train mmenergykd <config name>.py`.', ''

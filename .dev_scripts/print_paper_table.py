@@ -1,7 +1,7 @@
 # Copyright (c) mmenergykd contributors. All rights reserved.
 """Print the paper's method table from the metafiles (markdown).
 
-``python tools/dev/print_paper_table.py``: one row per teacher -> student
+``python .dev_scripts/print_paper_table.py``: one row per teacher -> student
 pair, one column per method, each cell the published top-1 that the pair's
 config of that method carries in its ``metafile.yml`` (``Results``), with the
 config it belongs to. The README's "The paper's table" is this output.
@@ -11,7 +11,7 @@ import re
 
 import yaml
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 METHODS = ('kd', 'energykd', 'dkd', 'energydkd', 'mlkd', 'energymlkd')
 HEADS = ('KD', 'Energy KD', 'DKD', 'Energy DKD', 'MLKD', 'Energy MLKD')
 NAME = re.compile(r'^(?P<algo>[a-z-]+)_(?P<pair>.+)_\d+xb\d+_\d+e_'
