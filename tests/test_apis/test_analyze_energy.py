@@ -177,3 +177,32 @@ def test_checkpoint_for_other_energy_settings_is_refused(setup, tmp_path):
             device='cpu',
             progress=False,
             cfg_options={'model.distill_losses.loss_energykd.high_ratio': 0.3})
+
+
+def test_teacher_bank_gives_the_live_teachers_energies(tmp_path):
+    """The training split of a bank config reads the bank; the energies and
+    groups equal the live teacher's on the same (seeded) views. The config
+    has no energy loss: the Energy KD defaults (T_E 4, 0.2 / 0.2)."""
+    from .bank_setup import build, make_setup
+    setup = make_setup(str(tmp_path))
+    bank = build(setup['config'], str(tmp_path / 'bank'))
+    live = analyze_energy(
+        setup['config'], str(tmp_path / 'live'), device='cpu', progress=False)
+    banked = analyze_energy(
+        setup['config'],
+        str(tmp_path / 'banked'),
+        device='cpu',
+        progress=False,
+        cfg_options={'model.teacher_bank': bank})
+    assert banked['teacher_source'] == f'the teacher bank {bank}'
+    assert live['teacher_source'] == 'the live teacher'
+    assert live['consumer'] is None and live['energy_temperature'] == 4.0
+    rows_live, _ = read_outputs(str(tmp_path / 'live'))
+    rows_bank, saved = read_outputs(str(tmp_path / 'banked'))
+    np.testing.assert_allclose([float(r['energy']) for r in rows_bank],
+                               [float(r['energy']) for r in rows_live],
+                               atol=1e-5)
+    assert [r['teacher_pred'] for r in rows_bank] == \
+        [r['teacher_pred'] for r in rows_live]
+    check_groups_and_shares(rows_bank, saved)
+    check_rule_thresholds(rows_bank, saved)

@@ -1,7 +1,8 @@
 # Copyright (c) mmenergykd contributors. All rights reserved.
 """The teacher's energy group of each validation sample, on request.
 
-``EnergyKDDistiller.forward(mode='predict')`` runs the student only. When
+``EnergyKDDistiller.forward(mode='predict')`` runs the student only
+(:func:`student_forward`). When
 energy annotation is switched on (:func:`set_energy_annotation`; the
 ``EnergyCalibrationHook`` does so before a validation or test loop whose
 evaluator lists ``EnergyGroupAccuracy``), it also runs the teacher once on
@@ -16,7 +17,7 @@ Cost: one teacher forward per validation batch (no gradient), only while
 switched on; nothing is added otherwise.
 """
 import weakref
-from typing import List, Optional
+from typing import List, Optional, Union
 
 from torch import Tensor
 
@@ -24,7 +25,8 @@ from mmenergykd.models.energy import EnergyConsumer, assign_energy_groups
 
 __all__ = [
     'ENERGY_FIELD', 'GROUP_FIELD', 'set_energy_annotation',
-    'energy_annotation_enabled', 'annotation_consumer', 'annotate_energies'
+    'energy_annotation_enabled', 'annotation_consumer', 'annotate_energies',
+    'student_forward'
 ]
 
 #: Data-sample fields written by :func:`annotate_energies`.
@@ -127,3 +129,27 @@ def annotate_energies(model, inputs: Tensor, data_samples: List) -> List:
         sample.set_field(energy, ENERGY_FIELD)
         sample.set_field(group, GROUP_FIELD)
     return data_samples
+
+
+def student_forward(model, inputs: Tensor, data_samples: Optional[List],
+                    mode: str) -> Union[List, Tensor]:
+    """``EnergyKDDistiller.forward`` for ``mode='predict'`` / ``'tensor'``.
+
+    The student on the inputs (in the teacher's memory format); in
+    ``'predict'`` mode the predictions are annotated by
+    :func:`annotate_energies` (nothing happens unless switched on).
+
+    Args:
+        model (EnergyKDDistiller): The distiller.
+        inputs (Tensor): Preprocessed images.
+        data_samples (list, optional): The batch's data samples.
+        mode (str): ``'predict'`` or ``'tensor'``.
+
+    Returns:
+        list | Tensor: The student's predictions (data samples) or logits.
+    """
+    results = model.student(
+        model.frozen_teacher.format(inputs), data_samples, mode=mode)
+    if mode == 'predict':
+        results = annotate_energies(model, inputs, results)
+    return results

@@ -14,6 +14,7 @@ from mmenergykd.registry import MODELS
 from mmenergykd.utils.validation import check_non_negative
 from .checkpoint_identity import CheckpointIdentity
 from .distill_losses import DistillLosses
+from .energy_annotation import student_forward
 from .frozen_teacher import FrozenTeacher, check_teacher_settings
 from .model_checks import (check_num_classes, check_preprocessor_classes,
                            check_student_pretrained, fp16_autocast,
@@ -329,9 +330,8 @@ class EnergyKDDistiller(BaseModel):
         """
         if mode == 'loss':
             return self.loss(inputs, data_samples)
-        if mode in ('predict', 'tensor'):
-            return self.student(
-                self.frozen_teacher.format(inputs), data_samples, mode=mode)
+        if mode in ('predict', 'tensor'):  # + energy groups, when asked
+            return student_forward(self, inputs, data_samples, mode)
         raise RuntimeError(f'Invalid mode "{mode}".')
 
     def loss(self, inputs: Union[Tensor, Sequence[Tensor]],
