@@ -10,6 +10,7 @@ digits teacher a page stores in ``~/.cache`` never touches the user's.
 import os
 import os.path as osp
 import re
+import socket
 import subprocess
 import sys
 import time
@@ -63,19 +64,26 @@ def _command_lines(text: str) -> List[str]:
 
 
 def with_small_settings(text: str, args: str) -> str:
-    """A block with ``args`` appended to each ``python tools/...`` and
-    ``bash tools/...`` command.
+    """A block with small settings appended to its tool commands.
 
     Args:
         text (str): The block as written (``\\`` continuations allowed).
-        args (str): The marker's arguments.
+        args (str): The marker's arguments. When they start with a tool
+            (``tools/train.py --cfg-options ...``), the rest is appended to
+            that tool's commands only; otherwise to every ``python tools/...``
+            and ``bash tools/...`` command.
 
     Returns:
         str: The script to run.
     """
+    tool = r'\S+'
+    first, _, rest = args.partition(' ')
+    if first.startswith('tools/'):
+        tool, args = re.escape(first), rest
     lines = []
     for line in text.replace('\\\n', ' ').split('\n'):
-        if re.match(r'^\s*(python|bash) tools/', line):
+        if re.match(rf'^\s*(python|bash) {tool}(\s|$)', line) and \
+                re.match(r'^\s*(python|bash) tools/', line):
             command, hash_, comment = line.partition(' #')
             line = f'{command.rstrip()} {args}' + (f' {hash_.strip()}{comment}'
                                                    if hash_ else '')
@@ -127,12 +135,16 @@ def test_ci_blocks_match_ci_run():
 
 
 def test_small_settings_append_to_tool_commands_only():
-    script = with_small_settings(
-        'python tools/train.py A.py \\\n    --x 1  # note\ncp a b\n', '--y 2')
-    first, second = script.split('\n')[:2]
-    assert first.split(
-    ) == 'python tools/train.py A.py --x 1 --y 2 # note'.split()
-    assert second == 'cp a b'
+    block = ('python tools/train.py A.py \\\n    --x 1  # note\n'
+             'python tools/export_student.py A.py B C\ncp a b\n')
+    lines = with_small_settings(block, '--y 2').split('\n')
+    assert lines[0].split() == \
+        'python tools/train.py A.py --x 1 --y 2 # note'.split()
+    assert lines[1] == 'python tools/export_student.py A.py B C --y 2'
+    assert lines[2] == 'cp a b'
+    lines = with_small_settings(block, 'tools/train.py --y 2').split('\n')
+    assert lines[0].split()[-4:] == ['--y', '2', '#', 'note']
+    assert lines[1] == 'python tools/export_student.py A.py B C'
 
 
 @pytest.fixture(scope='module')
@@ -147,12 +159,23 @@ def checkout(tmp_path_factory):
     return root
 
 
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]
+
+
 def _environment(root) -> Dict[str, str]:
     env = dict(os.environ)
     env.pop('MMENERGYKD_DIGITS_TEACHER', None)
+    # One thread per process: the digits networks are too small to gain
+    # from more, and OpenMP threads slow down badly on busy cores (as in
+    # tools/benchmark_digits.py).
     env.update(
         HOME=str(root / 'home'),
         MPLBACKEND='Agg',
+        OMP_NUM_THREADS='1',
+        PORT=str(_free_port()),  # tools/dist_train.sh's torchrun port
         PATH=osp.dirname(sys.executable) + os.pathsep + env.get('PATH', ''))
     return env
 
