@@ -18,14 +18,23 @@ def test_expected_configs_exist():
     assert names == {
         'energykd/res34_res18_in1k.py',
         'energykd/energykd-release_resnet34_resnet18_8xb32_100e_'
-        'in1k.py', 'energykd/energykd_resnet50_mobilenetv2_8xb32_100e_in1k.py',
+        'in1k.py',
+        'energykd/energykd_resnet50_mobilenetv2_8xb32_100e_in1k.py',
         'energydkd/energydkd_resnet34_resnet18_8xb32_100e_in1k.py',
         'kd/kd_resnet34_resnet18_8xb32_100e_in1k.py',
         'dkd/dkd_resnet34_resnet18_8xb32_100e_in1k.py',
         'kd-heda/kd-heda_resnet34_resnet18_8xb32_100e_in1k.py',
         'energykd-heda/energykd-heda_resnet34_resnet18_8xb32_100e_in1k.py',
         'mlkd/mlkd_resnet34_resnet18_8xb32_100e_in1k.py',
-        'energymlkd/energymlkd_resnet34_resnet18_8xb32_100e_in1k.py'
+        'energymlkd/energymlkd_resnet34_resnet18_8xb32_100e_in1k.py',
+        # distillation-token students and a teacher with its own input
+        'deit/deit_convnext-small_deit-tiny_4xb256_300e_in1k.py',
+        'deit/deit_convnext-small_deit-small_4xb256_300e_in1k.py',
+        'energykd/energykd_convnext-small_deit-tiny_4xb256_300e_in1k.py',
+        'energykd/energykd_convnext-small_deit-small_4xb256_300e_in1k.py',
+        'kd/kd_efficientnet-b3-advprop_resnet18_8xb32_100e_in1k.py',
+        'energykd/energykd_efficientnet-b3-advprop_resnet18_8xb32_100e_'
+        'in1k.py'
     }
 
 

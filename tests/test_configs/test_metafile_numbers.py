@@ -34,6 +34,9 @@ CIFAR100 = {
 METHODS = ('kd', 'energykd', 'dkd', 'energydkd', 'mlkd', 'energymlkd')
 # ImageNet ResNet-34 -> ResNet-18, same table
 IMAGENET = {'kd': 70.66, 'dkd': 71.70, 'mlkd': 71.90, 'energydkd': 72.21}
+# DeiT's hard distillation (DeiT paper, Table 5: DeiT-Ti / DeiT-S with a
+# distillation token, 300 epochs)
+DEIT = {'convnext-small_deit-tiny': 74.5, 'convnext-small_deit-small': 81.2}
 # MLKD's recipe: 480 epochs for these students
 MLKD_480 = ('shufflenetv1', 'shufflenetv2', 'mobilenetv2')
 NAME = re.compile(r'^(?:(?P<algo>[a-z-]+)_)?(?P<pair>.+)_(?P<gpus>\d+)xb\d+_'
@@ -59,6 +62,8 @@ def top1(entry):
 def expected_number(match):
     algo, pair, data = match['algo'], match['pair'], match['data']
     epochs = int(match['epochs'])
+    if data == 'in1k' and algo == 'deit':
+        return DEIT[pair]
     if data == 'in1k':
         return IMAGENET.get(algo) if pair == 'resnet34_resnet18' else None
     if data != 'cifar100':
