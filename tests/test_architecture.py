@@ -159,3 +159,104 @@ def test_no_dict_writes():
             if writes:
                 found.append(f'{module}:{node.lineno}')
     assert not found, found
+
+
+TESTS = osp.join(REPO, 'tests')
+TOOL_TESTS = osp.join(TESTS, 'test_tools')
+TOOL_IMPORT = osp.join(TOOL_TESTS, 'tool_import.py')
+
+
+def _tool_names() -> set:
+    """What a program in ``tools/`` imports by name: the modules and
+    packages of ``tools/`` and the scripts of its script folders (such as
+    ``tools/reproduce``, whose scripts import each other)."""
+    names = set()
+    for root, dirs, files in os.walk(osp.join(REPO, 'tools')):
+        dirs[:] = [d for d in dirs if not d.startswith(('.', '__'))]
+        if root == osp.join(REPO, 'tools'):
+            names.update(
+                d for d in dirs
+                if osp.isfile(osp.join(root, d, '__init__.py')))
+        if root == osp.join(
+                REPO,
+                'tools') or not osp.isfile(osp.join(root, '__init__.py')):
+            names.update(f[:-3] for f in files if f.endswith('.py'))
+    return names
+
+
+def _our_tool_path(node, source: str, constants: dict) -> bool:
+    """Whether an argument of the call ``node`` names a file of this
+    repository's ``tools/`` (directly or through a module-level constant);
+    another package's tools (MMPretrain's) do not count."""
+    for arg in node.args:
+        text = ast.get_source_segment(source, arg) or ''
+        if isinstance(arg, ast.Name):
+            text = constants.get(arg.id, text)
+        if 'tools' in text and 'mmpretrain' not in text:
+            return True
+    return False
+
+
+def _tool_uses(path: str, tools: set) -> list:
+    source = open(path).read()
+    tree = ast.parse(source)
+    constants = {
+        t.id: ast.get_source_segment(source, node.value) or ''
+        for node in tree.body if isinstance(node, ast.Assign)
+        for t in node.targets if isinstance(t, ast.Name)
+    }
+    outside = not path.startswith(TOOL_TESTS + os.sep)
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and not node.level:
+            names = [node.module or '']
+        else:
+            names = []
+        for name in names:
+            if outside and (name.split('.')[0] in tools
+                            or name.startswith('tests.test_tools')):
+                found.append(f'{node.lineno}: imports {name}')
+        if path == TOOL_IMPORT or not isinstance(node, ast.Call):
+            continue
+        func = node.func
+        name = func.attr if isinstance(func, ast.Attribute) else getattr(
+            func, 'id', '')
+        target = ast.get_source_segment(source, func) or ''
+        if target.startswith('sys.path.'):
+            found.append(f'{node.lineno}: edits sys.path')
+        elif name in ('spec_from_file_location', 'SourceFileLoader',
+                      'import_module') and _our_tool_path(
+                          node, source, constants):
+            found.append(f'{node.lineno}: loads a tool ({name})')
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign) and any(
+                'PYTHONPATH' in (ast.get_source_segment(source, t) or '')
+                for t in node.targets) and 'tools' in (ast.get_source_segment(
+                    source, node.value) or ''):
+            found.append(f'{node.lineno}: puts tools/ on PYTHONPATH')
+    return found
+
+
+def test_only_tool_tests_import_tools():
+    """One way to import a tool: ``tests/test_tools/tool_import.py`` (the
+    tool's folder on ``sys.path``, as ``python tools/X.py`` has it), used by
+    ``tests/test_tools/`` only. The package's tests use the package
+    (``mmenergykd.apis`` holds what a tool does); a test elsewhere may run
+    a tool as a program (a subprocess, or ``runpy.run_path`` as
+    ``__main__``), never import its code, edit ``sys.path`` or put
+    ``tools/`` on ``PYTHONPATH``."""
+    tools = _tool_names()
+    assert {'build_teacher_bank', 'analysis_tools', 'train'} <= tools
+    wrong = []
+    for root, dirs, files in os.walk(TESTS):
+        dirs[:] = [d for d in dirs if not d.startswith(('.', '__'))]
+        for name in sorted(files):
+            if name.endswith('.py'):
+                path = osp.join(root, name)
+                wrong += [
+                    f'{osp.relpath(path, REPO)}:{use}'
+                    for use in _tool_uses(path, tools)
+                ]
+    assert not wrong, wrong

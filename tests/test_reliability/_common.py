@@ -1,8 +1,8 @@
 # Copyright (c) mmenergykd contributors. All rights reserved.
 """Shared helpers of the reliability tests."""
-import importlib.util
 import os
 import os.path as osp
+import runpy
 import subprocess
 import sys
 from typing import List, Optional
@@ -94,21 +94,14 @@ def run_train(args: List[str],
         text=True)
 
 
-_TRAIN_MODULE = None
-
-
 def train_main(args: List[str]) -> None:
-    """``tools/train.py ARGS`` in this process (its real ``main``)."""
-    global _TRAIN_MODULE
-    if _TRAIN_MODULE is None:
-        spec = importlib.util.spec_from_file_location('mmenergykd_train_tool',
-                                                      TRAIN_PY)
-        _TRAIN_MODULE = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(_TRAIN_MODULE)
+    """``python tools/train.py ARGS``, run in this process as a program
+    (``__main__``; its errors reach the test): the tests outside
+    ``tests/test_tools/`` run tools, they never import them."""
     argv = sys.argv
     sys.argv = [TRAIN_PY] + list(args)
     try:
-        _TRAIN_MODULE.main()
+        runpy.run_path(TRAIN_PY, run_name='__main__')
     finally:
         sys.argv = argv
 

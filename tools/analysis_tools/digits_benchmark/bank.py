@@ -29,13 +29,14 @@ def bank_supported() -> bool:
 def build_bank(cfg: Config, work_dir: str) -> Optional[str]:
     """Build the exact fp32 bank for ``cfg`` (a distillation config of the
     benchmark, with its teacher checkpoint) with
-    ``tools/build_teacher_bank.py``; returns its path."""
-    import build_teacher_bank  # tools/, on sys.path as the benchmark's own
+    :func:`mmenergykd.apis.build_teacher_bank` (what
+    ``tools/build_teacher_bank.py`` runs); returns its path."""
+    from mmenergykd.apis import build_teacher_bank
     os.makedirs(osp.join(work_dir, 'teacher'), exist_ok=True)
     config = osp.join(work_dir, 'teacher', 'bank_config.py')
     cfg.dump(config)
     path = osp.join(work_dir, 'teacher', 'bank')
     start = time.perf_counter()
-    build_teacher_bank.main([config, '--out', path, '--dtype', 'fp32'])
+    build_teacher_bank(config, path, dtype='fp32')
     log(f'Teacher bank: {path} ({time.perf_counter() - start:.0f} s)')
     return path
