@@ -9,7 +9,9 @@ README:
   (``EnergyCalibrationHook``, ``HighEnergyAugmentHook``; with ``--tta``
   also ``EMAHook``, which would average the TTA wrapper: the checkpoint's
   ``state_dict`` already holds the averaged weights) are dropped; the
-  config's other hooks stay;
+  config's other hooks stay (``EnergyCalibrationHook`` too when
+  ``test_evaluator`` lists ``EnergyGroupAccuracy``: the hook switches on the
+  teacher-energy groups that metric reads);
 - ``--launcher pytorch`` on a machine without CUDA starts a gloo process
   group, and the process group is destroyed after testing.
 """
@@ -172,6 +174,12 @@ def merge_args(cfg, args):
 
     # mmenergykd: drop the training-only hooks (see the module docstring).
     dropped = TRAINING_ONLY_HOOKS + (('EMAHook', ) if args.tta else ())
+    metrics = cfg.get('test_evaluator', None) or []
+    if any(
+            config_type_name(m) == 'EnergyGroupAccuracy'
+            for m in (metrics if isinstance(metrics, list) else [metrics])):
+        # it switches on the energy groups EnergyGroupAccuracy reads
+        dropped = tuple(h for h in dropped if h != 'EnergyCalibrationHook')
     cfg.custom_hooks = [
         hook for hook in cfg.get('custom_hooks', None) or []
         if config_type_name(hook) not in dropped

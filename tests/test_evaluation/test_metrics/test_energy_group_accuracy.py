@@ -148,3 +148,35 @@ class _Spy(Hook):
     def after_val_iter(self, runner, batch_idx, data_batch=None, outputs=None):
         if batch_idx == 0:
             self.seen.append('energy_group' in outputs[0])
+
+
+def test_tools_test_keeps_the_switch_for_the_metric(trained, tmp_path):
+    """Our tools/test.py drops EnergyCalibrationHook (training only), but
+    keeps it when test_evaluator lists EnergyGroupAccuracy; the groups then
+    match the validation run's."""
+    import os.path as osp
+    import subprocess
+    import sys
+
+    from tests.helpers import REPO
+    runner = trained
+    expected = runner.val()
+    cfg = runner.cfg.copy()
+    cfg.test_evaluator = cfg.val_evaluator
+    cfg.work_dir = str(tmp_path / 'test')
+    cfg.log_level = 'INFO'  # the metrics line
+    config = str(tmp_path / 'cfg.py')
+    cfg.dump(config)
+    result = subprocess.run([
+        sys.executable,
+        osp.join(REPO, 'tools', 'test.py'), config,
+        osp.join(runner.work_dir, 'epoch_1.pth')
+    ],
+                            cwd=REPO,
+                            capture_output=True,
+                            text=True,
+                            timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    for group in ('low', 'mid', 'high'):
+        key = f'energy_group/{group}_count'
+        assert f'{key}: {expected[key]}' in result.stdout + result.stderr
