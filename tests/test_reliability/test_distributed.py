@@ -119,3 +119,39 @@ def test_validation_covers_the_whole_val_set(ddp_run, tmp_path):
     shards = (correct[0::2], correct[1::2])  # what each rank evaluated
     print('per-sample correct', correct, 'shard accuracies',
           [100.0 * sum(s) / len(s) for s in shards])
+
+
+def test_live_lock_refuses_every_rank(ddp_run, tmp_path):
+    # GuardedRunner under torchrun: rank 0 finds the work dir held (by a
+    # live run on another host) and its refusal reaches rank 1, which
+    # would otherwise wait for rank 0 forever.
+    import os.path as osp
+    import time
+
+    from mmenergykd.engine import process_info
+    from mmenergykd.engine.work_dir_lock import LOCK_NAME
+    _, data, teacher, _, _ = ddp_run
+    work = tmp_path / 'held'
+    work.mkdir()
+    owner = process_info.process_record('other')
+    owner.update(
+        pid=4321, host='gpu-node-3', boot_id='b', heartbeat=time.time())
+    (work / LOCK_NAME).write_text(json.dumps(owner))
+    cfg = reliability_cfg(str(work), data, teacher)
+    cfg.runner_type = 'mmpretrain.GuardedRunner'
+    config = write_cfg(cfg, str(tmp_path / 'held.py'))
+    env = subprocess_env()
+    env['PORT'] = str(free_port())
+    result = subprocess.run(
+        ['bash', DIST_TRAIN_SH, config, '2', '--work-dir',
+         str(work)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300)
+    assert result.returncode != 0
+    output = result.stdout + result.stderr
+    assert output.count('process 4321 on host gpu-node-3') >= 2, output[-4000:]
+    assert sorted(p.name for p in work.iterdir()) == [LOCK_NAME]
+    assert json.loads((work / LOCK_NAME).read_text())['token'] == 'other'
+    assert not osp.exists(work / 'epoch_1.pth')
