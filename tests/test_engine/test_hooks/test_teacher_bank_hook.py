@@ -1,5 +1,8 @@
 """Training from a teacher bank: the same run as with the live teacher."""
 import copy
+import glob
+import os.path as osp
+import shutil
 
 import pytest
 import torch
@@ -7,6 +10,8 @@ from mmengine.config import Config
 from mmengine.runner import Runner
 
 from mmenergykd.apis import build_teacher_bank
+from mmenergykd.engine.hooks import TeacherBankHook
+from mmenergykd.models.teacher_bank import BankDamagedError
 from tests.helpers import (make_cifar100_folder, save_openmmlab_checkpoint,
                            unique_experiment_name)
 
@@ -132,3 +137,40 @@ def test_bank_without_hook_is_a_clear_error(setup, tmp_path):
     runner = Runner.from_cfg(cfg)
     with pytest.raises(ValueError, match='TeacherBankHook'):
         runner.train()
+
+
+def test_damaged_bank_refused_before_the_first_step(setup, tmp_path):
+    """Bytes flipped in the bank (its size kept): refused by the checksums
+    before calibration, the first step or any checkpoint."""
+    bad = str(tmp_path / 'bad_bank')
+    shutil.copytree(setup['bank'], bad)
+    with open(osp.join(bad, 'logits.bin'), 'r+b') as f:
+        f.seek(5000)
+        byte = f.read(1)
+        f.seek(5000)
+        f.write(bytes([byte[0] ^ 1]))
+    work = tmp_path / 'run'
+    runner = Runner.from_cfg(
+        Config.fromfile(_config(work, setup['data'], setup['ckpt'], bad)))
+    with pytest.raises(BankDamagedError) as info:
+        runner.train()
+    assert 'chunk 0: samples 0..11 (logits.bin)' in str(info.value)
+    assert '--resume' in str(info.value)
+    assert runner.iter == 0
+    assert not glob.glob(str(work / '*.pth'))
+    consumers = runner.model.energy_consumers().values()
+    assert consumers and not any(c.is_calibrated for c in consumers)
+
+
+def test_hook_declared_twice_opens_the_bank_once(setup, tmp_path):
+    """A config listing TeacherBankHook in custom_hooks beside the runtime's
+    default hook: the first one opens the bank, the second does nothing."""
+    cfg = Config.fromfile(
+        _config(tmp_path / 'run', setup['data'], setup['ckpt'], setup['bank']))
+    cfg.default_hooks.teacher_bank = dict(type='TeacherBankHook')
+    runner = Runner.from_cfg(cfg)
+    hooks = [h for h in runner.hooks if isinstance(h, TeacherBankHook)]
+    assert len(hooks) == 2
+    runner.call_hook('before_run')
+    assert [h.bank is not None for h in hooks] == [True, False]
+    assert runner.model.teacher_source.bank is hooks[0].bank
