@@ -40,9 +40,9 @@ class TimingHook(Hook):
     def _wrap_teacher(self, runner) -> None:
         """Time the teacher's logits wherever they come from: the live
         teacher (``FrozenTeacher.logits``, also HE-DA's mixed images) or the
-        bank (``teacher_logits_for``); a call inside another counts once."""
+        bank (``TeacherSource.logits``); a call inside another counts once."""
         model = runner.model
-        for owner, name in ((model, 'teacher_logits_for'),
+        for owner, name in ((getattr(model, 'teacher_source', None), 'logits'),
                             (getattr(model, 'frozen_teacher',
                                      None), 'logits')):
             if owner is None or not hasattr(owner, name):
