@@ -2,10 +2,10 @@
 """One run per work dir: the lock, its stale rules, two real runs.
 
 A second run started in a work dir where a run is alive is refused before
-it writes anything (under our tools/train.py and MMPretrain's), naming the
-first run's process id and host; the first run finishes unharmed. A lock
-left by a dead process (on this machine) or with an old heartbeat (another
-machine) never blocks.
+it writes anything (under our tools/train.py, MMPretrain's and ``mim
+train``), naming the first run's process id and host; the first run
+finishes unharmed. A lock left by a dead process (on this machine) or with
+an old heartbeat (another machine) never blocks.
 """
 import json
 import os
@@ -222,10 +222,18 @@ def test_second_run_in_a_live_work_dir_refused(tmp_path):
         _wait_for(ready, run_a)
         before = _tree(work)
         assert 'epoch_1.pth' in before
-        # run B, another seed, under both tools/train.py: refused at start
-        for script in (TRAIN_PY, MMPRETRAIN_TRAIN_PY):
-            run_b = run_train([path, '--cfg-options', 'randomness.seed=1'],
-                              script=script)
+        # run B, another seed, under both tools/train.py and `mim train`:
+        # refused at start
+        args = [path, '--cfg-options', 'randomness.seed=1']
+        mim = osp.join(osp.dirname(sys.executable), 'mim')
+        for script in (TRAIN_PY, MMPRETRAIN_TRAIN_PY, mim):
+            run_b = run_train(args, script=script) if script != mim else \
+                subprocess.run([mim, 'train', 'mmenergykd'] + args,
+                               cwd=REPO,
+                               env=subprocess_env(),
+                               capture_output=True,
+                               text=True,
+                               timeout=300)
             assert run_b.returncode != 0, run_b.stdout
             assert 'WorkDirBusyError' in run_b.stderr
             assert (f'process {run_a.pid} on host {socket.gethostname()}'
