@@ -30,6 +30,7 @@ FIRST_PAGES = [
     'docs/en/user_guides/train_test.md',
     'docs/en/user_guides/config.md',
     'docs/en/user_guides/teacher_bank.md',
+    'docs/en/user_guides/teachers_and_students.md',
     'docs/en/user_guides/reproduce_paper.md',
     'docs/en/user_guides/digits_benchmark.md',
 ]
