@@ -4,7 +4,8 @@
 ``python .dev_scripts/print_paper_table.py``: one row per teacher -> student
 pair, one column per method, each cell the published top-1 that the pair's
 config of that method carries in its ``metafile.yml`` (``Results``), with the
-config it belongs to. The README's "The paper's table" is this output.
+config it belongs to. The table of docs/en/user_guides/reproduce_paper.md
+("The published numbers") is this output.
 """
 import os.path as osp
 import re

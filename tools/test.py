@@ -2,8 +2,8 @@
 """Test a model: MMPretrain 1.2.0's ``tools/test.py`` plus what it lacks.
 
 Same flags, same test dataloader defaults, same ``runner_type`` handling.
-The additions, each marked ``# mmenergykd:`` below and listed in the
-README:
+The additions, each marked ``# mmenergykd:`` below and listed in
+docs/en/user_guides/train_test.md:
 
 - the training-only hooks of a distillation config
   (``EnergyCalibrationHook``, ``HighEnergyAugmentHook``; with ``--tta``

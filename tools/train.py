@@ -3,7 +3,8 @@
 
 Same flags, same dataloader defaults (``pin_memory``, ``persistent_workers``,
 ``collate_fn=default_collate``), same ``runner_type`` handling. The
-additions, each marked ``# mmenergykd:`` below and listed in the README:
+additions, each marked ``# mmenergykd:`` below and listed in
+docs/en/user_guides/train_test.md:
 
 - ``--launcher pytorch`` on a machine without CUDA starts a gloo process
   group (MMEngine's launcher calls ``torch.cuda.set_device``);

@@ -5,7 +5,7 @@
 The digits pipeline's only random transform is ``RandomCrop(16, padding=2)``
 (25 offsets), so the bank is exact: every step of every distillation run
 reads the same logits the live teacher would compute on that crop (fp32,
-bitwise on one machine; see the README's teacher-bank section). HE-DA's
+bitwise on one machine; see docs/en/user_guides/teacher_bank.md). HE-DA's
 mixed images are new images: the distiller still runs the teacher on them.
 """
 import inspect
