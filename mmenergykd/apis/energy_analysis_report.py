@@ -63,7 +63,7 @@ def write_energies_csv(path: str, records: Dict[str, np.ndarray],
         str: ``path``.
     """
     with open(path, 'w', newline='') as f:
-        writer = csv.writer(f)
+        writer = csv.writer(f, lineterminator='\n')
         writer.writerow(CSV_COLUMNS)
         for i in range(len(groups)):
             writer.writerow([
