@@ -9,6 +9,8 @@ import glob
 import json
 import os
 import os.path as osp
+import re
+import shutil
 import subprocess
 import sys
 
@@ -18,6 +20,7 @@ from mmengine.config import Config
 
 from mmenergykd.apis import build_teacher_bank
 from tests.helpers import CONFIGS, REPO, save_teacher_for
+from tests.test_tools.tool_import import import_tool_module
 
 pytest.importorskip('sklearn')
 
@@ -163,16 +166,36 @@ def test_mim_train_of_a_config_inheriting_ours(setup, live):
     _equal(_scalars(work), live)
 
 
-def test_bank_of_another_teacher_refused_before_anything_is_written(setup):
+def test_bank_of_another_teacher_refused_before_anything_is_written(
+        setup, capsys, monkeypatch):
+    bank = str(setup['root'] / 'bank_copy')
+    shutil.copytree(setup['bank'], bank)
     work = str(setup['root'] / 'other_teacher')
     result = _run([
         sys.executable, TRAIN, setup['config'], '--work-dir', work,
         '--cfg-options'
-    ] + _options(setup['bank']), str(setup['root']), setup['other'])
+    ] + _options(bank), str(setup['root']), setup['other'])
     log = result.stdout + result.stderr
     assert result.returncode != 0
     assert 'does not fit this config' in log
     assert 'teacher.checkpoint_sha256' in log
-    assert 'python tools/build_teacher_bank.py' in log
     assert not glob.glob(osp.join(work, '*.pth'))
     assert 'Energy calibration' not in log
+    # The command it names rebuilds the bank for this run: --cfg-options
+    # changed the dataset, so it names the run's merged config (dumped by
+    # MMEngine into the work dir).
+    command = re.search(
+        r'rm -r \S+ && python tools/build_teacher_bank\.py[^\n]*',
+        log).group(0)
+    dumped = osp.join(work, osp.basename(setup['config']))
+    assert f'{dumped} --out {bank} --dtype fp32' in command
+    rebuilt = _run([
+        'bash', '-c',
+        command.replace('python tools/', f'{sys.executable} tools/')
+    ], REPO, setup['other'])
+    assert rebuilt.returncode == 0, rebuilt.stderr[-3000:]
+    tool = import_tool_module('build_teacher_bank')
+    assert tool.main(['--verify', bank, dumped]) == 0
+    monkeypatch.setenv(TEACHER_ENV, setup['teacher'])
+    assert tool.main(['--verify', bank, setup['config']]) == 1
+    assert 'teacher.checkpoint_sha256' in capsys.readouterr().err

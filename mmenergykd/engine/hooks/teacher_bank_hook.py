@@ -1,10 +1,12 @@
 # Copyright (c) mmenergykd contributors. All rights reserved.
 """Open the run's teacher bank, checked against the whole config and
 against the checksums of its contents."""
+import os.path as osp
 import time
 from typing import Dict, Optional
 
 from mmengine import dist
+from mmengine.config import Config
 from mmengine.dataset import Compose
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
@@ -24,6 +26,32 @@ def _innermost(dataset):
     while not hasattr(dataset, 'pipeline') and hasattr(dataset, 'dataset'):
         dataset = dataset.dataset
     return dataset
+
+
+def _config_for_commands(runner) -> str:
+    """The config a rebuild command should name: the run's config file when
+    ``--cfg-options`` changed nothing a bank depends on, else the run's
+    merged config, which MMEngine dumped into the work dir."""
+    cfg = runner.cfg
+    dumped = osp.join(
+        runner.work_dir,
+        osp.basename(cfg.filename)
+        if cfg.filename else f'{runner.timestamp}.py')
+    if not cfg.filename:
+        return dumped
+
+    def parts(config) -> dict:
+        model = {k: v for k, v in config.model.items() if k != 'teacher_bank'}
+        return dict(
+            model=model,
+            dataset=config.train_dataloader.dataset,
+            data_preprocessor=config.get('data_preprocessor'))
+
+    try:
+        same = parts(Config.fromfile(cfg.filename)) == parts(cfg)
+    except Exception:  # a config that only loads with its options
+        same = False
+    return cfg.filename if same or not osp.isfile(dumped) else dumped
 
 
 def _verify_shared(bank: TeacherBank, expect: Dict) -> float:
@@ -58,7 +86,10 @@ class TeacherBankHook(Hook):
     checkpoint is loaded), the bank is opened and checked against the config:
     a bank built with another teacher checkpoint, dataset, split, pipeline or
     preprocessing, or one that is truncated or was never finished, is
-    refused with the command that rebuilds it; then every chunk is checked
+    refused with the command that rebuilds it (naming the run's config file,
+    or the merged config MMEngine dumped into the work dir when
+    ``--cfg-options`` changed what the bank depends on); then every chunk
+    is checked
     against the CRC-32 its header keeps (under DDP each rank checks a share),
     and a damaged bank is refused naming the chunks, their samples and the
     command that rebuilds just them. The training dataset's pipeline is
@@ -96,6 +127,7 @@ class TeacherBankHook(Hook):
         dataset = _innermost(runner.train_dataloader.dataset)
         expect = TeacherBank.expect_from_config(
             runner.cfg, dataset_len=len(dataset))
+        expect['_config'] = _config_for_commands(runner)
         bank = TeacherBank.open(
             model.teacher_bank, expect=expect, verify=False)
         seconds = _verify_shared(bank, expect)

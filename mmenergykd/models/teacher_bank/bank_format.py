@@ -134,8 +134,9 @@ def _option_value(value: object) -> str:
     return str(value)
 
 
-def _settings_flags(header: Dict) -> List[str]:
-    """The builder's flags that reproduce ``header``'s settings."""
+def _settings_flags(header: Dict, options: bool) -> List[str]:
+    """The builder's flags that reproduce ``header``'s settings (with
+    ``options``, the build's ``--cfg-options`` too)."""
     dtypes = {v: k for k, v in DTYPES.items()}
     flags = ['--dtype', dtypes.get(header.get('dtype'), 'fp16')]
     if int(header.get('chunk_size', 64)) != 64:
@@ -148,7 +149,7 @@ def _settings_flags(header: Dict) -> List[str]:
             str(header['topk']), '--energy-temperature',
             str(header['energy_temperature'])
         ]
-    options = header.get('cfg_options') or {}
+    options = header.get('cfg_options') if options else None
     if options:
         flags.append('--cfg-options')
         flags += [f'{k}={_option_value(v)}' for k, v in options.items()]
@@ -165,9 +166,11 @@ def build_command(path: str,
     Args:
         path (str): The bank (``--out``).
         header (dict, optional): A header whose settings (dtype, chunk
-            size, sampled-bank settings, the build's ``--cfg-options``) the
-            command keeps; its ``config`` is used when ``config`` is None.
-        config (str, optional): The config to build from.
+            size, sampled-bank settings) the command keeps; its ``config``
+            is used when ``config`` is None, then with the build's
+            ``--cfg-options``.
+        config (str, optional): The config to build from (as it is: the
+            header's ``--cfg-options`` belong to the header's config).
         resume (bool): Add ``--resume`` (finish an interrupted build, or
             check a finished bank and rebuild only its damaged chunks).
         remove (str, optional): A folder to delete first (``rm -r``).
@@ -176,10 +179,11 @@ def build_command(path: str,
         str: The command, quoted for a POSIX shell.
     """
     header = header or {}
+    own = config is None or config == header.get('config')
     config = config or header.get('config') or 'CONFIG'
     words = ['python', 'tools/build_teacher_bank.py', config, '--out', path]
     if header:
-        words += _settings_flags(header)
+        words += _settings_flags(header, own)
     if resume:
         words.append('--resume')
     command = ' '.join(shlex.quote(w) for w in words)
