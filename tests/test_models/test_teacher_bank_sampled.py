@@ -3,6 +3,7 @@
 the exact log-sum-exp."""
 import json
 import os.path as osp
+import shutil
 
 import cv2
 import numpy as np
@@ -15,8 +16,9 @@ from mmengine.registry import DefaultScope
 from mmenergykd.apis import build_teacher_bank
 from mmenergykd.datasets import recording_pipeline
 from mmenergykd.datasets.transforms import REPLAY_KEY
-from mmenergykd.models.teacher_bank import (TeacherBank, encode_topk,
-                                            reconstruct_logits, topk_kl)
+from mmenergykd.models.teacher_bank import (BankDamagedError, TeacherBank,
+                                            encode_topk, reconstruct_logits,
+                                            topk_kl)
 from mmenergykd.registry import DATASETS, MODELS, TRANSFORMS
 from tests.helpers import (make_imagenet_folder, save_tiny_teacher,
                            tiny_classifier)
@@ -210,3 +212,39 @@ def test_exact_bank_refuses_random_resized_crop(sampled, tmp_path):
     with pytest.raises(ValueError, match='--sampled-crops'):
         build_teacher_bank(
             sampled['config'], str(tmp_path / 'b'), device='cpu')
+
+
+def test_damaged_sampled_bank_named_and_repaired(sampled, tmp_path):
+    """A flipped bit in lse.bin (5 samples x 8 views x float32; chunks of
+    2 samples, so bytes 64..127 are chunk 1): refused naming the chunk and
+    its file; ``resume`` rebuilds that chunk, the header (statistics of the
+    top-k reconstruction included) stays the original's."""
+    bad = str(tmp_path / 'bad')
+    shutil.copytree(sampled['out'], bad)
+    with open(osp.join(bad, 'lse.bin'), 'r+b') as f:
+        f.seek(70)
+        byte = f.read(1)
+        f.seek(70)
+        f.write(bytes([byte[0] ^ 0x10]))
+    cfg = Config.fromfile(sampled['config'])
+    with pytest.raises(BankDamagedError) as info:
+        TeacherBank.open(bad, expect=TeacherBank.expect_from_config(cfg))
+    message = str(info.value)
+    assert 'chunk 1: samples 2..3 (lse.bin)' in message, message
+    assert ('--dtype fp32 --chunk-size 2 --sampled-crops 4 --view-seed 0 '
+            '--topk 5 --energy-temperature 4.0 --resume') in message
+    build_teacher_bank(
+        sampled['config'],
+        bad,
+        resume=True,
+        device='cpu',
+        dtype='fp32',
+        sampled_crops=4,
+        topk=5,
+        chunk_size=2,
+        batch_size=16)
+    for name in ('lse.bin', 'topk_values.bin', 'topk_indices.bin',
+                 'header.json'):
+        with open(osp.join(bad, name), 'rb') as f, \
+                open(osp.join(sampled['out'], name), 'rb') as g:
+            assert f.read() == g.read(), name
