@@ -151,6 +151,18 @@ def test_missing_header_is_named(setup, tmp_path):
         message
     with pytest.raises(FileNotFoundError, match='No teacher bank at'):
         TeacherBank.open(str(tmp_path / 'nothing'), expect={})
+    # the builder: --resume cannot help a bank without header, so neither
+    # message suggests it; both name the command that removes it
+    for resume in (False, True):
+        with pytest.raises((FileExistsError, ValueError)) as info:
+            build(setup['config'], headless, resume=resume)
+        message = str(info.value)
+        assert '--resume' not in message, message
+        assert f'rm -r {headless} && python tools/build_teacher_bank.py' in \
+            message
+    shutil.rmtree(headless)
+    build(setup['config'], headless)
+    assert _logits(headless) == _logits(setup['bank'])
 
 
 def test_partial_without_header_recovers(setup, tmp_path, capsys):
@@ -194,6 +206,10 @@ def test_folder_left_by_another_config(setup, tmp_path, monkeypatch):
         build(setup['config'], out, resume=True)
     # a finished bank of the other teacher, resumed for this config
     other = build(setup['other_config'], str(tmp_path / 'other'))
+    with pytest.raises(FileExistsError) as info:
+        build(setup['config'], other)
+    assert '--resume' not in str(info.value)
+    assert f'rm -r {other} && python' in str(info.value)
     with pytest.raises(ValueError, match='teacher.checkpoint_sha256') as info:
         build(setup['config'], other, resume=True)
     assert f'rm -r {other} && python' in str(info.value)

@@ -7,11 +7,20 @@ every chunk of every array file (``checksums``), so that a bank proves its
 contents each time it is opened and a damaged chunk is named (and rebuilt
 alone with ``--resume``).
 
-CRC-32 (``zlib.crc32``) was chosen for speed: it runs at several GB/s and
-releases the GIL, so the chunks are read and checked by a few threads at
-once; it detects every burst error of up to 32 bits and any other damage
-with probability 1 - 2**-32 per chunk (the bank guards against damage, not
-against an adversary).
+CRC-32 (``zlib.crc32``) was chosen for speed: it releases the GIL, so the
+chunks are read and checked by a few threads at once; it detects every burst
+error of up to 32 bits and any other damage with probability 1 - 2**-32 per
+chunk (the bank guards against damage, not against an adversary). On 2
+shared cores of an AMD EPYC, reading the CIFAR-100-sized bank and checking
+each 64-sample chunk took 1.0 s with CRC-32, 1.6 s with SHA-256 and 2.6 s
+with BLAKE2b (in memory: 3.9, 1.7 and 0.9 GiB/s).
+
+The whole check, as ``TeacherBank.open`` runs it (same machine, files in
+the page cache / dropped from it): the digits bank (898 x 25 views x 10
+classes, fp32, 0.9 MB, 15 chunks) 1 / 2 ms; a CIFAR-100-sized bank (50000 x
+162 views x 100 classes, fp16, 1.62 GB, 782 chunks) 0.8 / 1.0 s; the sampled
+ImageNet layout (1281167 images x 16 views, top-10 fp16 values and int16
+classes, fp32 log-sum-exp: 0.90 GB, 20019 chunks) 0.7 / 1.0 s.
 """
 import os
 import os.path as osp

@@ -87,12 +87,7 @@ class BankWriter:
         header). Every refusal names the command that works."""
         if osp.exists(self.path):
             if not resume:
-                raise FileExistsError(
-                    f'{self.path!r} exists. To check it and rebuild only the '
-                    f'chunks that fail their checksums: '
-                    f'{self.command(resume=True)}\nTo build it again from '
-                    f'scratch: {self.command(remove=self.path)}\n(or '
-                    'choose another --out).')
+                self._refuse_existing()
             self._reopen_finished()
         if osp.isdir(self.tmp) and not osp.isfile(osp.join(self.tmp, HEADER)):
             self._drop_headerless_partial()
@@ -153,6 +148,30 @@ class BankWriter:
                 f'\nBuild this config\'s bank from scratch: {fresh}\n(or '
                 'choose another --out, or resume with the settings above).')
         return old
+
+    def _refuse_existing(self) -> None:
+        """Refuse to overwrite ``path``, naming the commands that work for
+        it: ``--resume`` only for a bank of this version and setting."""
+        fresh = self.command(remove=self.path)
+        try:
+            old = read_header(self.path)
+        except (OSError, ValueError):
+            old = {}
+        same = old.get('version') == VERSION and 'checksums' in old and \
+            not describe_differences(old, {
+                k: self._full_header().get(k, '<unset>')
+                for k in _RESUME_KEYS
+            })
+        if not same:
+            raise FileExistsError(
+                f'{self.path!r} exists and is not a finished bank of this '
+                f'config and settings. Build it again: {fresh}\n(or choose '
+                'another --out).')
+        raise FileExistsError(
+            f'{self.path!r} exists. To check it and rebuild only the chunks '
+            f'that fail their checksums: {self.command(resume=True)}\nTo '
+            f'build it again from scratch: {fresh}\n(or choose another '
+            '--out).')
 
     def _reopen_finished(self) -> None:
         """Turn the finished bank back into a build (``.partial``) whose
