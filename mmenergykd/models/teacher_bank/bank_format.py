@@ -41,8 +41,7 @@ from mmenergykd.utils.atomic_files import atomic_write_text
 __all__ = [
     'FORMAT', 'VERSION', 'HEADER', 'LOGITS', 'PROGRESS', 'IDENTITY_KEYS',
     'DTYPES', 'layout', 'arrays_entry', 'partial_path', 'read_header',
-    'write_json_atomic', 'describe_differences', 'build_command',
-    'rebuild_command'
+    'write_json_atomic', 'describe_differences', 'build_command'
 ]
 
 FORMAT = 'mmenergykd-teacher-bank'
@@ -190,9 +189,3 @@ def build_command(path: str,
     if remove:
         command = f'rm -r {shlex.quote(remove)} && {command}'
     return command
-
-
-def rebuild_command(path: str, expect: Dict) -> str:
-    """The command that builds the bank ``path`` for ``expect`` (the
-    config of :func:`~.expect.expect_from_config`)."""
-    return build_command(path, config=expect.get('_config'))
