@@ -22,10 +22,22 @@ TEACHER = dict(
         num_classes=100,
         in_channels=8,
         loss=dict(type='CrossEntropyLoss')))
+PIPELINE = [
+    dict(type='RandomCrop', crop_size=32, padding=4),
+    dict(type='RandomFlip', prob=0.5, direction='horizontal'),
+    dict(type='PackInputs'),
+]
+PREPROCESSOR = dict(
+    type='mmpretrain.ClsDataPreprocessor',
+    num_classes=100,
+    mean=[129.3, 124.1, 112.4],
+    std=[68.2, 65.4, 70.4],
+    to_rgb=False)
 
 
 def save_teacher(path: str, seed: int) -> str:
-    """A random teacher with non-trivial BatchNorm statistics."""
+    """A random teacher with non-trivial BatchNorm statistics (so that
+    eval-mode BatchNorm is exercised)."""
     torch.manual_seed(seed)
     teacher = build_model(TEACHER)
     teacher.init_weights()
@@ -48,28 +60,18 @@ def bank_config(root: str, data: str, ckpt: str, name: str = 'cfg') -> str:
                 teacher=TEACHER,
                 teacher_ckpt=ckpt,
                 distill_losses=dict()),
-            data_preprocessor=dict(
-                type='mmpretrain.ClsDataPreprocessor',
-                num_classes=100,
-                mean=[129.3, 124.1, 112.4],
-                std=[68.2, 65.4, 70.4]),
+            data_preprocessor=PREPROCESSOR,
             train_dataloader=dict(
                 batch_size=4,
                 dataset=dict(
+                    # tiny files: no md5 check, never a download
                     type='CIFAR100LT',
                     check_md5=False,
                     imb_factor=1,
                     data_root=data,
                     split='train',
                     indices=NUM_SAMPLES,
-                    pipeline=[
-                        dict(type='RandomCrop', crop_size=32, padding=4),
-                        dict(
-                            type='RandomFlip',
-                            prob=0.5,
-                            direction='horizontal'),
-                        dict(type='PackInputs'),
-                    ]))))
+                    pipeline=PIPELINE))))
     path = osp.join(root, f'{name}.py')
     cfg.dump(path)
     return path

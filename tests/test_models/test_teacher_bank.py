@@ -16,42 +16,9 @@ from mmenergykd.apis import build_teacher_bank
 from mmenergykd.models.teacher_bank import (BankWriter, TeacherBank,
                                             partial_path)
 from mmenergykd.registry import DATASETS, MODELS
-from tests.helpers import (build_model, make_cifar100_folder,
-                           save_openmmlab_checkpoint)
-
-NUM_SAMPLES = 12
-TEACHER = dict(
-    type='ImageClassifier',
-    backbone=dict(type='CifarResNet', arch=dict(depth=8, widths=(4, 4, 8, 8))),
-    neck=dict(type='GlobalAveragePooling'),
-    head=dict(
-        type='LinearClsHead',
-        num_classes=100,
-        in_channels=8,
-        loss=dict(type='CrossEntropyLoss')))
-PIPELINE = [
-    dict(type='RandomCrop', crop_size=32, padding=4),
-    dict(type='RandomFlip', prob=0.5, direction='horizontal'),
-    dict(type='PackInputs'),
-]
-PREPROCESSOR = dict(
-    type='mmpretrain.ClsDataPreprocessor',
-    num_classes=100,
-    mean=[129.3, 124.1, 112.4],
-    std=[68.2, 65.4, 70.4],
-    to_rgb=False)
-
-
-def _save_teacher(path, seed):
-    torch.manual_seed(seed)
-    teacher = build_model(TEACHER)
-    teacher.init_weights()
-    # Non-trivial BatchNorm statistics, so eval-mode BN is exercised.
-    for module in teacher.modules():
-        if isinstance(module, torch.nn.BatchNorm2d):
-            module.running_mean.uniform_(-0.2, 0.2)
-            module.running_var.uniform_(0.5, 2.0)
-    return save_openmmlab_checkpoint(teacher, path)
+from tests.helpers import build_model, make_cifar100_folder
+from tests.test_apis.bank_setup import (NUM_SAMPLES, PIPELINE, PREPROCESSOR,
+                                        TEACHER, bank_config, save_teacher)
 
 
 @pytest.fixture(scope='module')
@@ -59,32 +26,9 @@ def setup(tmp_path_factory):
     """A tiny CIFAR-100 layout, a saved random teacher, a config file."""
     root = tmp_path_factory.mktemp('bank')
     data = make_cifar100_folder(str(root / 'cifar'), train_per_class=1)
-    ckpt = _save_teacher(str(root / 'teacher.pth'), seed=0)
-    cfg = Config(
-        dict(
-            default_scope='mmpretrain',
-            custom_imports=dict(imports=['mmenergykd']),
-            model=dict(
-                type='EnergyKDDistiller',
-                student=TEACHER,
-                teacher=TEACHER,
-                teacher_ckpt=ckpt,
-                distill_losses=dict()),
-            data_preprocessor=PREPROCESSOR,
-            train_dataloader=dict(
-                batch_size=8,
-                dataset=dict(
-                    # tiny files: no md5 check, never a download
-                    type='CIFAR100LT',
-                    check_md5=False,
-                    imb_factor=1,
-                    data_root=data,
-                    split='train',
-                    indices=NUM_SAMPLES,
-                    pipeline=PIPELINE))))
-    config = str(root / 'bank_cfg.py')
-    cfg.dump(config)
-    return dict(root=root, config=config, ckpt=ckpt)
+    ckpt = save_teacher(str(root / 'teacher.pth'), seed=0)
+    return dict(
+        root=root, config=bank_config(str(root), data, ckpt), ckpt=ckpt)
 
 
 def _build(setup, out, **settings):
@@ -216,7 +160,7 @@ def test_lookup_refusals(setup, banks):
 
 
 def test_other_teacher_dataset_pipeline_refused(setup, banks):
-    other = _save_teacher(str(setup['root'] / 'other.pth'), seed=1)
+    other = save_teacher(str(setup['root'] / 'other.pth'), seed=1)
     cases = {
         'teacher.checkpoint_sha256':
         dict(model=dict(teacher_ckpt=other)),

@@ -14,21 +14,9 @@ from mmenergykd.engine.hooks import TeacherBankHook
 from mmenergykd.models.teacher_bank import BankDamagedError
 from tests.helpers import (make_cifar100_folder, save_openmmlab_checkpoint,
                            unique_experiment_name)
+from tests.test_apis.bank_setup import PIPELINE, TEACHER
 
-NET = dict(
-    type='ImageClassifier',
-    backbone=dict(type='CifarResNet', arch=dict(depth=8, widths=(4, 4, 8, 8))),
-    neck=dict(type='GlobalAveragePooling'),
-    head=dict(
-        type='LinearClsHead',
-        num_classes=100,
-        in_channels=8,
-        loss=dict(type='CrossEntropyLoss')))
-PIPELINE = [
-    dict(type='RandomCrop', crop_size=32, padding=4),
-    dict(type='RandomFlip', prob=0.5, direction='horizontal'),
-    dict(type='PackInputs'),
-]
+NET = TEACHER  # the student and the teacher
 
 
 def _config(root, data, ckpt, bank=None):
