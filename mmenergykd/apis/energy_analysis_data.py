@@ -16,11 +16,12 @@ from mmengine.registry import DefaultScope
 from mmengine.runner import load_checkpoint
 
 from mmenergykd.datasets.transforms import recording_pipeline
+from mmenergykd.models.augments import HighEnergyAugment
 from mmenergykd.models.distillers import EnergyKDDistiller
 from mmenergykd.models.energy import EnergyConsumer
 from mmenergykd.models.teacher_bank import TeacherBank
 from mmenergykd.registry import DATASETS, MODELS
-from mmenergykd.utils import register_all_modules
+from mmenergykd.utils import config_type_name, register_all_modules
 
 __all__ = [
     'SPLITS', 'load_analysis_config', 'build_analysis_model',
@@ -88,7 +89,22 @@ def build_analysis_model(cfg: Config, device: str) -> EnergyKDDistiller:
         raise ValueError(
             f"`model.type={kind!r}` built a {type(model).__name__}, not an "
             'EnergyKDDistiller; the energy analysis needs a distiller.')
+    _attach_heda(cfg, model)
     return model.to(device).eval()
+
+
+def _attach_heda(cfg: Config, model: EnergyKDDistiller) -> None:
+    """HE-DA as its hook attaches it in training (its thresholds are then
+    read from a checkpoint; a KD + HE-DA config is split by HE-DA's)."""
+    for hook in cfg.get('custom_hooks', None) or []:
+        if config_type_name(hook) != 'HighEnergyAugmentHook':
+            continue
+        settings = {
+            k: v
+            for k, v in dict(hook).items()
+            if k not in ('type', 'epochs', 'seed', 'priority', '_scope_')
+        }
+        model.high_energy_augment = HighEnergyAugment(**settings)
 
 
 def load_training_checkpoint(model: EnergyKDDistiller, path: str) -> bool:

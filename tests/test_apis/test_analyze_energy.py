@@ -206,3 +206,22 @@ def test_teacher_bank_gives_the_live_teachers_energies(tmp_path):
         [r['teacher_pred'] for r in rows_live]
     check_groups_and_shares(rows_bank, saved)
     check_rule_thresholds(rows_bank, saved)
+
+
+def test_kd_with_heda_is_split_by_heda(setup, tmp_path):
+    """A KD + HE-DA config: HE-DA attached as its hook does, its ratios
+    (low 0, high 0.5) split the data."""
+    cfg = setup['cfg'].copy()
+    cfg.model.distill_losses = dict(loss_kd=dict(type='KDLoss'))
+    cfg.custom_hooks = [
+        dict(type='HighEnergyAugmentHook', high_ratio=0.5, kd_term='kd')
+    ]
+    out = str(tmp_path / 'out')
+    summary = analyze_energy(
+        cfg, out, split='val', device='cpu', progress=False)
+    assert summary['consumer'] == 'high_energy_augment'
+    assert (summary['low_ratio'], summary['high_ratio']) == (0.0, 0.5)
+    rows, saved = read_outputs(out)
+    check_rule_thresholds(rows, saved)
+    check_groups_and_shares(rows, saved)
+    assert saved['counts']['low'] == 0 and saved['counts']['high'] == 5
