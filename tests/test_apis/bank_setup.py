@@ -105,15 +105,20 @@ def build(config: str, out: str, **settings) -> str:
         torch.set_num_threads(old)
 
 
-def damaged_copy(bank: str, out: str, offset: int, size: int = 16) -> str:
-    """A copy of ``bank`` with ``size`` bytes of ``logits.bin`` at
-    ``offset`` inverted (the file's size kept)."""
+def damaged_copy(bank: str,
+                 out: str,
+                 offset: int,
+                 size: int = 16,
+                 mask: int = 0xFF,
+                 file: str = 'logits.bin') -> str:
+    """A copy of ``bank`` whose ``file`` has the ``size`` bytes at
+    ``offset`` XOR-ed with ``mask`` (the file's size kept)."""
     shutil.copytree(bank, out)
-    path = osp.join(out, 'logits.bin')
+    path = osp.join(out, file)
     with open(path, 'r+b') as f:
         f.seek(offset)
         data = f.read(size)
         f.seek(offset)
-        f.write(bytes(b ^ 0xFF for b in data))
-    assert osp.getsize(path) == osp.getsize(osp.join(bank, 'logits.bin'))
+        f.write(bytes(b ^ mask for b in data))
+    assert osp.getsize(path) == osp.getsize(osp.join(bank, file))
     return out

@@ -73,10 +73,8 @@ def test_flipped_bytes_refused_naming_chunk_samples_and_command(
     with pytest.raises(BankDamagedError, match='chunk 1: samples 5..9'):
         verify_teacher_bank(bad)
     # the low bit of one logit in the last chunk
-    low = damaged_copy(setup['bank'], str(tmp_path / 'low'), 11 * ROW, 1)
-    with open(osp.join(low, 'logits.bin'), 'r+b') as f:
-        f.seek(11 * ROW)
-        f.write(bytes([_logits(setup['bank'])[11 * ROW] ^ 1]))
+    low = damaged_copy(
+        setup['bank'], str(tmp_path / 'low'), 11 * ROW, size=1, mask=1)
     with pytest.raises(BankDamagedError, match='chunk 2: samples 10..11'):
         TeacherBank.open(low, expect={})
     # verify=False opens it (the hook checks the chunks itself)

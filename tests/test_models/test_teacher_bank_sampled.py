@@ -3,7 +3,6 @@
 the exact log-sum-exp."""
 import json
 import os.path as osp
-import shutil
 
 import cv2
 import numpy as np
@@ -22,6 +21,7 @@ from mmenergykd.models.teacher_bank import (BankDamagedError, TeacherBank,
 from mmenergykd.registry import DATASETS, MODELS, TRANSFORMS
 from tests.helpers import (make_imagenet_folder, save_tiny_teacher,
                            tiny_classifier)
+from tests.test_apis.bank_setup import damaged_copy
 
 PIPELINE = [
     dict(type='LoadImageFromFile'),
@@ -29,6 +29,14 @@ PIPELINE = [
     dict(type='RandomFlip', prob=0.5, direction='horizontal'),
     dict(type='PackInputs'),
 ]
+#: The sampled bank's build: 4 crops x 2 flips, top-5, chunks of 2 images.
+SETTINGS = dict(
+    device='cpu',
+    dtype='fp32',
+    sampled_crops=4,
+    topk=5,
+    chunk_size=2,
+    batch_size=16)
 PREPROCESSOR = dict(
     type='mmpretrain.ClsDataPreprocessor',
     num_classes=20,
@@ -151,15 +159,7 @@ def sampled(tmp_path_factory):
     config = str(root / 'cfg.py')
     cfg.dump(config)
     out = str(root / 'bank')
-    build_teacher_bank(
-        config,
-        out,
-        device='cpu',
-        dtype='fp32',
-        sampled_crops=4,
-        topk=5,
-        chunk_size=2,
-        batch_size=16)
+    build_teacher_bank(config, out, **SETTINGS)
     return dict(config=config, out=out, ckpt=ckpt)
 
 
@@ -219,13 +219,8 @@ def test_damaged_sampled_bank_named_and_repaired(sampled, tmp_path):
     2 samples, so bytes 64..127 are chunk 1): refused naming the chunk and
     its file; ``resume`` rebuilds that chunk, the header (statistics of the
     top-k reconstruction included) stays the original's."""
-    bad = str(tmp_path / 'bad')
-    shutil.copytree(sampled['out'], bad)
-    with open(osp.join(bad, 'lse.bin'), 'r+b') as f:
-        f.seek(70)
-        byte = f.read(1)
-        f.seek(70)
-        f.write(bytes([byte[0] ^ 0x10]))
+    bad = damaged_copy(
+        sampled['out'], str(tmp_path / 'bad'), 70, 1, 0x10, file='lse.bin')
     cfg = Config.fromfile(sampled['config'])
     with pytest.raises(BankDamagedError) as info:
         TeacherBank.open(bad, expect=TeacherBank.expect_from_config(cfg))
@@ -233,16 +228,7 @@ def test_damaged_sampled_bank_named_and_repaired(sampled, tmp_path):
     assert 'chunk 1: samples 2..3 (lse.bin)' in message, message
     assert ('--dtype fp32 --chunk-size 2 --sampled-crops 4 --view-seed 0 '
             '--topk 5 --energy-temperature 4.0 --resume') in message
-    build_teacher_bank(
-        sampled['config'],
-        bad,
-        resume=True,
-        device='cpu',
-        dtype='fp32',
-        sampled_crops=4,
-        topk=5,
-        chunk_size=2,
-        batch_size=16)
+    build_teacher_bank(sampled['config'], bad, resume=True, **SETTINGS)
     for name in ('lse.bin', 'topk_values.bin', 'topk_indices.bin',
                  'header.json'):
         with open(osp.join(bad, name), 'rb') as f, \

@@ -1,8 +1,6 @@
 """Training from a teacher bank: the same run as with the live teacher."""
 import copy
 import glob
-import os.path as osp
-import shutil
 
 import pytest
 import torch
@@ -14,7 +12,7 @@ from mmenergykd.engine.hooks import TeacherBankHook
 from mmenergykd.models.teacher_bank import BankDamagedError
 from tests.helpers import (make_cifar100_folder, save_openmmlab_checkpoint,
                            unique_experiment_name)
-from tests.test_apis.bank_setup import PIPELINE, TEACHER
+from tests.test_apis.bank_setup import PIPELINE, TEACHER, damaged_copy
 
 NET = TEACHER  # the student and the teacher
 
@@ -130,13 +128,8 @@ def test_bank_without_hook_is_a_clear_error(setup, tmp_path):
 def test_damaged_bank_refused_before_the_first_step(setup, tmp_path):
     """Bytes flipped in the bank (its size kept): refused by the checksums
     before calibration, the first step or any checkpoint."""
-    bad = str(tmp_path / 'bad_bank')
-    shutil.copytree(setup['bank'], bad)
-    with open(osp.join(bad, 'logits.bin'), 'r+b') as f:
-        f.seek(5000)
-        byte = f.read(1)
-        f.seek(5000)
-        f.write(bytes([byte[0] ^ 1]))
+    bad = damaged_copy(
+        setup['bank'], str(tmp_path / 'bad_bank'), 5000, size=1, mask=1)
     work = tmp_path / 'run'
     runner = Runner.from_cfg(
         Config.fromfile(_config(work, setup['data'], setup['ckpt'], bad)))
