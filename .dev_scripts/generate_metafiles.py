@@ -72,6 +72,7 @@ IMAGENET_PAIRS = {
 DIGITS_BASELINES = {
     'cifarresnet20': 'configs/cifarresnet/cifarresnet20_1xb64_60e_digits.py',
     'cifarresnet8': 'configs/cifarresnet/cifarresnet8_1xb64_30e_digits.py',
+    'vit-digits': 'configs/deit/vit-digits_1xb64_30e_digits.py',
 }
 CIFAR_MODELS = 'configs/_base_/models/cifar100'
 

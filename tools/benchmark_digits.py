@@ -32,6 +32,9 @@ Usage::
     pip install ".[lite,tests]"                     # once
     python tools/benchmark_digits.py                # ~13 min, 2 cores
     python tools/benchmark_digits.py --long-tailed  # Digits-LT
+    # a ViT with a distillation token at its own preprocessing learns from
+    # the digits CNN at the CNN's own (docs/digits/heterogeneous)
+    python tools/benchmark_digits.py --heterogeneous
     python tools/benchmark_digits.py --quick        # smoke test
     mim run mmenergykd benchmark_digits             # an installed package
     python tools/benchmark_digits.py --methods student,kd --seeds 2

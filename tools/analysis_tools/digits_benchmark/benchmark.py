@@ -20,9 +20,9 @@ from .check import load_and_compare
 from .plots import make_plots
 from .report import markdown_report, write_results
 from .runs import describe_model, param_count, run_job, spawn_pool
-from .settings import (CONFIG_DIR, COST, METHODS, SMOKE_NOTE, STUDENT_CONFIG,
-                       cpu_model, energy_settings, imbalance, import_package,
-                       log, parse_args, val_interval)
+from .settings import (CONFIG_DIR, COST, METHODS, SMOKE_NOTE, cpu_model,
+                       energy_settings, imbalance, import_package, log,
+                       parse_args, val_interval)
 from .statistics import (ImageGroups, class_groups_of, energy_group_results,
                          pick_thresholds, summarize)
 from .teacher import teacher_bank, teacher_phase
@@ -89,8 +89,10 @@ def run_jobs(jobs: List[dict], early: Optional[tuple], workers: int,
 def _settings(args: argparse.Namespace, argv: Optional[Sequence[str]],
               seeds: List[int], energies: dict, energy_cfg: dict) -> dict:
     """The ``settings`` entry of ``results.json``."""
-    base_cfg = Config.fromfile(osp.join(CONFIG_DIR, STUDENT_CONFIG))
+    base_cfg = Config.fromfile(osp.join(CONFIG_DIR, METHODS['student'][0]))
     return dict(
+        setting='heterogeneous'
+        if getattr(args, 'heterogeneous', False) else 'default',
         command='python tools/benchmark_digits.py ' +
         ' '.join(sys.argv[1:] if argv is None else list(argv)),
         methods=args.methods,

@@ -16,7 +16,8 @@ COLORS = dict(
     energydkd='C5',
     kd_heda='C1',
     energykd_heda='C6',
-    kd_random_mix='C9')
+    kd_random_mix='C9',
+    deit='C8')
 
 
 def _pyplot():

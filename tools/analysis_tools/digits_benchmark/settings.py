@@ -44,6 +44,46 @@ METHODS = OrderedDict([
                        'KD + CutMix on a random subset (control)')),
 ])
 
+#: The methods of the default setting.
+DEFAULT_METHODS = OrderedDict(METHODS)
+
+
+def _distill_vit(method: str) -> str:
+    folder = 'deit' if method == 'deit' else method
+    return f'{folder}/{method}_cifarresnet20_vit-digits_1xb64_30e_digits.py'
+
+
+#: The heterogeneous setting (--heterogeneous): a small ViT with a
+#: distillation token, at its own normalisation and size ([-1, 1], 32 px),
+#: learns from the digits CNN teacher at the teacher's own (the set's mean /
+#: std, 16 px): the teacher input adapter and the distillation-token student
+#: on real data. The keys 'student' and 'kd' keep their roles (references of
+#: the paired comparisons).
+HETEROGENEOUS_METHODS = OrderedDict([
+    ('student', ('deit/vit-digits_1xb64_30e_digits.py', 'ViT alone')),
+    ('deit', (_distill_vit('deit'), 'Hard dist. (DeiT)')),
+    ('kd', (_distill_vit('kd'), 'KD (T=4), dist. tok.')),
+    ('energykd', (_distill_vit('energykd'), 'Energy KD, dist. tok.')),
+])
+#: The environment variable naming the setting, read by every process
+#: (worker processes are spawned and import this module afresh).
+SETTING_ENV = 'MMENERGYKD_DIGITS_SETTING'
+
+
+def use_setting(name: str) -> None:
+    """Make ``METHODS`` the table of setting ``name`` (``'default'`` or
+    ``'heterogeneous'``), in place (every module holds the same dict), in
+    this process and the worker processes it starts."""
+    table = HETEROGENEOUS_METHODS if name == 'heterogeneous' else \
+        DEFAULT_METHODS
+    os.environ[SETTING_ENV] = name
+    METHODS.clear()
+    METHODS.update(table)
+
+
+if os.environ.get(SETTING_ENV) == 'heterogeneous':
+    use_setting('heterogeneous')
+
 # The default run follows the configs (train_cfg.max_epochs of the student's
 # and the teacher's config); --quick shortens it to these:
 QUICK_EPOCHS = 12
@@ -79,7 +119,8 @@ COST = dict(
     energydkd=2,
     kd_heda=3,
     energykd_heda=3,
-    kd_random_mix=3)
+    kd_random_mix=3,
+    deit=2)
 
 
 def config_epochs(config: str) -> int:
@@ -93,7 +134,8 @@ def energy_settings() -> dict:
     (shared by every Energy KD config) and HE-DA's ratio."""
     base = Config.fromfile(osp.join(CONFIG_DIR, METHODS['energykd'][0]))
     loss_cfg = base.model.distill_losses.loss_energykd
-    heda = Config.fromfile(osp.join(CONFIG_DIR, METHODS['energykd_heda'][0]))
+    heda = Config.fromfile(
+        osp.join(CONFIG_DIR, DEFAULT_METHODS['energykd_heda'][0]))
     return dict(
         temperature=float(loss_cfg.energy_temperature),
         low_ratio=float(loss_cfg.low_ratio),
@@ -135,8 +177,17 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
         'for --quick)')
     parser.add_argument(
         '--methods',
-        default=','.join(METHODS),
-        help='comma-separated subset of: ' + ', '.join(METHODS))
+        default=None,
+        help='comma-separated subset of: ' + ', '.join(METHODS) +
+        ' (--heterogeneous: ' + ', '.join(HETEROGENEOUS_METHODS) + ')')
+    parser.add_argument(
+        '--heterogeneous',
+        action='store_true',
+        help='the heterogeneous setting: a small ViT student with a '
+        'distillation token at its own normalisation and input size learns '
+        'from the digits CNN teacher at the teacher\'s own; student alone, '
+        'hard distillation (DeiT), KD and Energy KD on the distillation '
+        'token (work dir work_dirs/digits_benchmark_hetero)')
     parser.add_argument(
         '--epochs',
         type=int,
@@ -216,13 +267,17 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     _add_arguments(parser)
     _add_pipeline_arguments(parser)
     args = parser.parse_args(argv)
+    use_setting('heterogeneous' if args.heterogeneous else 'default')
+    if args.methods is None:
+        args.methods = ','.join(METHODS)
     if args.seeds is None:
         args.seeds = 1 if args.quick else DEFAULT_SEEDS
     if args.work_dir is None:
         # a --quick run keeps its shortened teacher in its own work dir
         args.work_dir = 'work_dirs/digits_benchmark' + (
-            '_lt' if args.long_tailed else '') + ('_quick'
-                                                  if args.quick else '')
+            '_hetero' if args.heterogeneous else
+            '') + ('_lt' if args.long_tailed else '') + ('_quick'
+                                                         if args.quick else '')
     if args.imbalance_ratio < 1:
         parser.error('--imbalance-ratio must be >= 1 (head / tail class '
                      'size)')

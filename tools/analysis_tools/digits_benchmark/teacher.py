@@ -78,14 +78,13 @@ def _train_teacher(teacher_cfg: Config, epochs: int, work_dir: str,
 
 
 def _teacher_energies(model: torch.nn.Module, temperature: float,
-                      train_data: dict) -> dict:
+                      train_data: dict, val_data: dict) -> dict:
     """The teacher's energies on the training images (as they are and
     through the training transforms, one pass with fixed crops, as the
     calibration pass sees them) and on the held-out images, and the class
     count of the training split."""
     from mmenergykd.models.energy import energy_score
     base = Config.fromfile(osp.join(CONFIG_DIR, METHODS['energykd'][0]))
-    val_data = base.val_dataloader.dataset.to_dict()
     train_eval_data = dict(train_data, pipeline=base.test_pipeline)
     train_logits = predict_logits(model, train_eval_data)
     val_logits = predict_logits(model, val_data)
@@ -123,18 +122,20 @@ def teacher_phase(args: argparse.Namespace, work_dir: str, stamp: str,
         # 30 % of its training, and only its final weights are used
         val_interval=args.teacher_epochs,
         plain=args.plain)
+    # the teacher's own held-out images (its size, its normalisation)
+    val_data = teacher_cfg.val_dataloader.dataset.to_dict()
     if args.teacher_ckpt:
-        base = Config.fromfile(osp.join(CONFIG_DIR, METHODS['energykd'][0]))
         model, teacher = _load_teacher(teacher_cfg,
                                        osp.abspath(args.teacher_ckpt),
-                                       base.val_dataloader.dataset.to_dict())
+                                       val_data)
     else:
         model, teacher = _train_teacher(teacher_cfg, args.teacher_epochs,
                                         work_dir, run_kind(args))
     teacher['params'] = param_count(teacher_cfg.model)
     teacher['model'] = describe_model(teacher_cfg.model)
     return teacher, _teacher_energies(
-        model, temperature, teacher_cfg.train_dataloader.dataset.to_dict())
+        model, temperature, teacher_cfg.train_dataloader.dataset.to_dict(),
+        val_data)
 
 
 def teacher_bank(args: argparse.Namespace, work_dir: str, teacher_ckpt: str,
