@@ -72,7 +72,8 @@ IMAGENET_PAIRS = {
 DIGITS_BASELINES = {
     'cifarresnet20': 'configs/cifarresnet/cifarresnet20_1xb64_60e_digits.py',
     'cifarresnet8': 'configs/cifarresnet/cifarresnet8_1xb64_30e_digits.py',
-    'vit-digits': 'configs/deit/vit-digits_1xb64_30e_digits.py',
+    # the distillation-token ViT (the ViT alone: deit/vit-digits_*)
+    'vit-digits': 'configs/_base_/models/digits_deit_student.py',
 }
 CIFAR_MODELS = 'configs/_base_/models/cifar100'
 
