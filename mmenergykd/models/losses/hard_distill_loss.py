@@ -52,19 +52,21 @@ class HardDistillLoss(nn.Module):
 
     def forward(self, student_logits: Tensor,
                 teacher_logits: Tensor) -> Tensor:
-        """Compute the weighted loss.
+        """The cross-entropy against the teacher's decisions, weighted.
 
         Args:
-            student_logits (Tensor): Shape (B, C).
-            teacher_logits (Tensor): Shape (B, C).
+            student_logits (Tensor): The student's (distillation head's)
+                logits, (B, C).
+            teacher_logits (Tensor): The teacher's logits, (B, C); only
+                their argmax is used.
 
         Returns:
-            Tensor: A float32 scalar, already multiplied by ``loss_weight``.
+            Tensor: The mean over the batch as a float32 scalar, times
+            ``loss_weight``.
         """
         check_logits(student_logits, teacher_logits)
-        target = teacher_logits.detach().argmax(dim=1)
-        loss = F.cross_entropy(
+        decisions = teacher_logits.detach().argmax(dim=1)
+        return self.loss_weight * F.cross_entropy(
             student_logits.float(),
-            target,
+            decisions,
             label_smoothing=self.label_smoothing)
-        return self.loss_weight * loss
