@@ -4,6 +4,7 @@ the teacher's logits of its own input; a bank built without (before
 teachers had their own preprocessing) is refused, with the rebuild
 command."""
 import copy
+import os.path as osp
 
 import numpy as np
 import pytest
@@ -13,15 +14,19 @@ from mmpretrain.models import ClsDataPreprocessor
 
 from mmenergykd.models.teacher_bank import TeacherBank
 from mmenergykd.models.utils import teacher_input_record
+from mmenergykd.registry import DATASETS
 from tests.helpers import build_model
-from tests.test_models.test_teacher_bank import setup  # noqa: F401
-from tests.test_models.test_teacher_bank import (NUM_SAMPLES, TEACHER, _build,
-                                                 _raw_images, _view)
+from tests.test_apis.bank_setup import NUM_SAMPLES, TEACHER, build, make_setup
 
 OWN = dict(mean=[120.0, 110.0, 100.0], std=[60.0, 50.0, 40.0], to_rgb=True)
 
 
-def _own_config(setup, path):  # noqa: F811
+@pytest.fixture(scope='module')
+def setup(tmp_path_factory):
+    return make_setup(str(tmp_path_factory.mktemp('bank')))
+
+
+def _own_config(setup, path):
     """The bank test's config, the teacher with a preprocessor of its own
     (another mean / std, BGR -> RGB) and a 40 px input."""
     cfg = Config.fromfile(setup['config'])
@@ -33,11 +38,25 @@ def _own_config(setup, path):  # noqa: F811
     return path
 
 
-def test_bank_holds_the_teachers_own_input_and_old_banks_are_refused(
-        setup):  # noqa: F811
+def _raw_images(config):
+    cfg = Config.fromfile(config)
+    dataset = DATASETS.build(dict(cfg.train_dataloader.dataset, pipeline=[]))
+    return [dataset.get_data_info(i)['img'] for i in range(len(dataset))]
+
+
+def _view(img, view):
+    """View ``view`` of the pipeline (RandomCrop 32, padding 4: 81 offsets;
+    RandomFlip), numbered as the bank numbers them."""
+    offset_h, offset_w = divmod(view % 81, 9)
+    padded = np.pad(img, ((4, 4), (4, 4), (0, 0)))
+    crop = padded[offset_h:offset_h + 32, offset_w:offset_w + 32]
+    return crop[:, ::-1] if view >= 81 else crop
+
+
+def test_bank_holds_the_teachers_own_input_and_old_banks_are_refused(setup):
     root = setup['root']
-    plain = _build(setup, str(root / 'plain'), dtype='fp32')
-    own_cfg = _own_config(setup, str(root / 'own_cfg.py'))
+    plain = build(setup['config'], osp.join(root, 'plain'))
+    own_cfg = _own_config(setup, osp.join(root, 'own_cfg.py'))
     expect = TeacherBank.expect_from_config(Config.fromfile(own_cfg))
     assert expect['teacher_input']['size'] == [40, 40]
     assert expect['teacher_input']['to_rgb'] is True
@@ -49,13 +68,14 @@ def test_bank_holds_the_teachers_own_input_and_old_banks_are_refused(
     assert 'teacher_input' in message
     assert 'python tools/build_teacher_bank.py' in message
     # rebuilt for it: its logits are the teacher's on its own input
-    own = _build(dict(setup, config=own_cfg), str(root / 'own'), dtype='fp32')
+    own = build(own_cfg, osp.join(root, 'own'))
     bank = TeacherBank.open(own, expect=expect)
     teacher = build_model(TEACHER)
-    state = torch.load(setup['ckpt'], weights_only=True)['state_dict']
+    ckpt = Config.fromfile(setup['config']).model.teacher_ckpt
+    state = torch.load(ckpt, weights_only=True)['state_dict']
     teacher.load_state_dict(state)
     teacher.eval()
-    raw = _raw_images(setup)
+    raw = _raw_images(setup['config'])
     pairs = [(0, 0), (3, 40), (NUM_SAMPLES - 1, 161)]
     images = torch.stack([
         torch.from_numpy(np.ascontiguousarray(_view(raw[s],
