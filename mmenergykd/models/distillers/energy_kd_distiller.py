@@ -16,7 +16,7 @@ from .checkpoint_identity import CheckpointIdentity
 from .distill_losses import DistillLosses
 from .energy_annotation import student_forward
 from .frozen_teacher import FrozenTeacher, check_teacher_settings
-from .model_checks import (check_num_classes, check_preprocessor_classes,
+from .model_checks import (check_preprocessor_classes,
                            check_student_pretrained, fp16_autocast,
                            preprocessor_cfg)
 from .step_errors import check_finite_loss, student_errors, teacher_errors
@@ -164,8 +164,8 @@ class EnergyKDDistiller(BaseModel):
             check_teacher_settings(teacher_settings),
             channels_last=channels_last,
             bank_path=teacher_bank,
-            input_size=teacher_input_size)
-        check_num_classes(self.student, self.teacher)
+            input_size=teacher_input_size,
+            student=self.student)
         # Teacher / student fingerprints, stored in checkpoints and compared
         # on load.
         self.checkpoint_identity = CheckpointIdentity(

@@ -10,6 +10,7 @@ from mmenergykd.models.utils import (TeacherInputAdapter, build_classifier,
                                      resolve_teacher_checkpoint,
                                      zoo_download_errors)
 from .frozen_teacher import FrozenTeacher
+from .model_checks import check_num_classes
 
 __all__ = ['TeacherSource']
 
@@ -53,7 +54,8 @@ class TeacherSource:
               settings: dict,
               channels_last: bool = False,
               bank_path: Optional[str] = None,
-              input_size=None) -> 'TeacherSource':
+              input_size=None,
+              student: Optional[nn.Module] = None) -> 'TeacherSource':
         """The teacher source of a distiller's settings.
 
         Args:
@@ -70,6 +72,10 @@ class TeacherSource:
             bank_path (str, optional): ``model.teacher_bank``.
             input_size (int | tuple, optional):
                 ``model.teacher_input_size``.
+            student (nn.Module, optional): The student, whose class count
+                the teacher's must equal (checked before the teacher's
+                weights are read, so a wrong ``num_classes`` is named as
+                such rather than as a checkpoint mismatch).
 
         Returns:
             TeacherSource: The live teacher (loaded, frozen) and its input
@@ -78,12 +84,12 @@ class TeacherSource:
         source = resolve_model_source(teacher, 'teacher')
         checkpoint = resolve_teacher_checkpoint(
             source, teacher_ckpt, settings.get('allow_random', False))
+        model = build_classifier(source.model, 'teacher')
+        if student is not None:
+            check_num_classes(student, model)
         with zoo_download_errors(source, checkpoint):
             frozen_teacher = FrozenTeacher.from_model(
-                build_classifier(source.model, 'teacher'),
-                checkpoint,
-                channels_last=channels_last,
-                **settings)
+                model, checkpoint, channels_last=channels_last, **settings)
         return cls(frozen_teacher, bank_path,
                    build_teacher_input(source, data_preprocessor, input_size))
 
