@@ -57,9 +57,6 @@ class SeededSamples(Dataset):
         return self.dataset[idx]
 
 
-_SeededSamples = SeededSamples  # the name of earlier releases
-
-
 def _single_process_order(loader) -> Optional[List[int]]:
     """The sample order of epoch 0 as a one-process run would see it."""
     sampler = getattr(loader, 'sampler', None)

@@ -25,9 +25,10 @@ from tests.helpers import CONFIGS, REPO, save_teacher_for
 
 KD = osp.join(CONFIGS, 'kd',
               'kd_cifarresnet20_cifarresnet8_1xb64_30e_digits.py')
+# Distillation configs are named <method>_<teacher>_<student>_...: every
+# digits one distils the CifarResNet-20 teacher.
 DIGITS_DISTILL = sorted(
-    p for p in glob.glob(osp.join(CONFIGS, '*', '*_digits.py'))
-    if osp.basename(osp.dirname(p)) != 'cifarresnet')
+    glob.glob(osp.join(CONFIGS, '*', '*_cifarresnet20_*_digits.py')))
 
 
 @pytest.fixture
@@ -55,7 +56,8 @@ def _save_teacher(path, kind=None):
 
 
 def test_every_digits_config_names_the_user_place(home, tmp_path, monkeypatch):
-    assert len(DIGITS_DISTILL) == 8
+    # 8 CifarResNet-8 students, 3 distillation-token ViT students.
+    assert len(DIGITS_DISTILL) == 11
     monkeypatch.chdir(tmp_path)  # not the repository
     want = str(home / '.cache' / 'mmenergykd' / 'digits' / 'teacher.pth')
     assert digits_teacher_path() == want

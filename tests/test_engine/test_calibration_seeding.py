@@ -38,7 +38,7 @@ def test_cpu_fast_path_seeds_like_seed_everything_for_step(key):
 
 
 def test_seeded_samples_choose_the_fast_path_only_without_devices(monkeypatch):
-    samples = calibration._SeededSamples(list(range(4)), seed=0)
+    samples = calibration.SeededSamples(list(range(4)), seed=0)
     if torch.cuda.is_available():
         assert not samples.cpu_only
     monkeypatch.setattr(torch.cuda, 'is_available', lambda: False)
@@ -47,7 +47,7 @@ def test_seeded_samples_choose_the_fast_path_only_without_devices(monkeypatch):
         if hasattr(torch, name):
             monkeypatch.setattr(
                 getattr(torch, name), 'is_available', lambda: False)
-    samples = calibration._SeededSamples(list(range(4)), seed=0)
+    samples = calibration.SeededSamples(list(range(4)), seed=0)
     assert samples.cpu_only
     assert samples[2] == 2
     after_fast = _states()
@@ -55,5 +55,5 @@ def test_seeded_samples_choose_the_fast_path_only_without_devices(monkeypatch):
     _assert_same(after_fast, _states())
     # a machine with a GPU seeds every device, as before
     monkeypatch.setattr(torch.cuda, 'is_available', lambda: True)
-    samples = calibration._SeededSamples(list(range(4)), seed=0)
+    samples = calibration.SeededSamples(list(range(4)), seed=0)
     assert not samples.cpu_only
