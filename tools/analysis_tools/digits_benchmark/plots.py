@@ -151,10 +151,12 @@ def _panel_difference(ax, results: dict, names: List[str], ypos: np.ndarray,
             capsize=3)
     ax.axvline(0, color='black', lw=1)
     label = summary[ref]['label'] if ref in summary else ref
-    ax.set_xlabel(f'Δ top-1 vs {label} (points, same seed)')
+    # Short lines: the panels sit side by side, and one-line titles and
+    # labels ran into the next panel's.
+    ax.set_xlabel(f'Δ top-1 vs {label}\n(points, same seed)')
     ax.set_title(
-        f'paired Δ vs {label}: 95 % paired-t interval\n'
-        '(green better, red worse, grey no detectable Δ)',
+        f'paired Δ vs {label}:\n95 % paired-t interval\n'
+        '(green better, red worse,\ngrey no detectable Δ)',
         fontsize=9)
 
 
@@ -171,7 +173,7 @@ def plot_accuracy(results: dict, work_dir: str) -> str:
         1,
         1 + len(refs),
         sharey=True,
-        figsize=(5 + 3.6 * len(refs), 0.5 * len(names) + 2.6),
+        figsize=(5 + 4.0 * len(refs), 0.5 * len(names) + 3.0),
         gridspec_kw=dict(width_ratios=[1.3] + [1] * len(refs)))
     axes = np.atleast_1d(axes)
     _panel_accuracy(axes[0], results, names, ypos)
