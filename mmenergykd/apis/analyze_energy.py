@@ -30,10 +30,11 @@ from typing import Optional
 import torch
 from mmengine.registry import DefaultScope
 
+from mmenergykd.datasets import innermost_dataset
 from mmenergykd.engine.calibration import calibration_thresholds
 from .energy_analysis_data import (analysis_consumer, attach_teacher_bank,
                                    build_analysis_model, build_split_dataset,
-                                   innermost_dataset, load_analysis_config,
+                                   load_analysis_config,
                                    load_training_checkpoint)
 from .energy_analysis_pass import energy_pass, sample_images
 from .energy_analysis_report import (draw_pictures, split_groups, summarize,

@@ -15,6 +15,7 @@ from mmengine.dataset import Compose
 from mmengine.registry import DefaultScope
 from mmengine.runner import load_checkpoint
 
+from mmenergykd.datasets import innermost_dataset
 from mmenergykd.datasets.transforms import recording_pipeline
 from mmenergykd.models.augments import HighEnergyAugment
 from mmenergykd.models.distillers import EnergyKDDistiller
@@ -26,7 +27,7 @@ from mmenergykd.utils import config_type_name, register_all_modules
 __all__ = [
     'SPLITS', 'load_analysis_config', 'build_analysis_model',
     'load_training_checkpoint', 'analysis_consumer', 'build_split_dataset',
-    'attach_teacher_bank', 'innermost_dataset'
+    'attach_teacher_bank'
 ]
 
 #: ``--split`` -> the config's dataloader.
@@ -170,14 +171,6 @@ def analysis_consumer(model: EnergyKDDistiller
     if consumers:
         return next(iter(consumers.values())), next(iter(consumers))
     return EnergyConsumer(), None
-
-
-def innermost_dataset(dataset):
-    """The dataset under MMEngine's wrappers (they keep it as
-    ``.dataset``), whose pipeline makes the images."""
-    while not hasattr(dataset, 'pipeline') and hasattr(dataset, 'dataset'):
-        dataset = dataset.dataset
-    return dataset
 
 
 def build_split_dataset(cfg: Config, split: str):

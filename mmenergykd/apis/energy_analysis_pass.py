@@ -17,7 +17,7 @@ from mmengine.runner import Runner
 from mmengine.utils import ProgressBar
 from torch import Tensor
 
-from mmenergykd.engine.calibration import SeededSamples, teacher_batch_logits
+from mmenergykd.engine.calibration import SeededSamples, sample_labels
 from mmenergykd.models.energy import energy_score
 from mmenergykd.utils.seeding import PreserveRNGState
 
@@ -36,15 +36,6 @@ def _loader(dataset, loader_cfg: dict, seed: int, scope: str):
         persistent_workers=False)
     with DefaultScope.overwrite_default_scope(scope):
         return Runner.build_dataloader(cfg)
-
-
-def _labels(samples: list) -> List[int]:
-    out = []
-    for sample in samples:
-        label = sample.get('gt_label')
-        ok = isinstance(label, Tensor) and label.numel() > 0
-        out.append(int(label.reshape(-1)[0]) if ok else -1)
-    return out
 
 
 def _top3(logits: Tensor) -> Dict[str, Tensor]:
@@ -68,15 +59,14 @@ def _top3(logits: Tensor) -> Dict[str, Tensor]:
 
 def _batch(model, data: dict, temperature: float, banked: bool,
            with_student: bool) -> Dict[str, Tensor]:
-    labels = _labels(data.get('data_samples') or [])
+    labels = sample_labels(data.get('data_samples') or [])
     data = model.data_preprocessor(data, False)
     inputs, samples = data['inputs'], data.get('data_samples')
     if isinstance(inputs, (list, tuple)):  # several views: the first one
         inputs = inputs[0]
-    logits = teacher_batch_logits(model, inputs, samples) if banked \
-        else model.teacher_logits(inputs)
+    logits = model.teacher_source.logits(inputs, samples, banked=banked)
     out = dict(
-        label=torch.tensor(labels, dtype=torch.long),
+        label=labels,
         energy=energy_score(logits, temperature),
         teacher_pred=logits.argmax(dim=1),
         **_top3(logits))

@@ -24,7 +24,7 @@ from mmenergykd.utils.seeding import (PreserveRNGState, only_cpu_generators,
 
 __all__ = [
     'CALIBRATION_KEY', 'SeededSamples', 'calibrate_energy',
-    'calibration_thresholds', 'group_statistics', 'teacher_batch_logits',
+    'calibration_thresholds', 'group_statistics', 'sample_labels',
     'teacher_energies'
 ]
 
@@ -122,30 +122,22 @@ def _calibration_batches(dataloader: DataLoader) -> List[List[int]]:
     return [order[i:i + batch_size] for i in range(0, num_full, batch_size)]
 
 
-def _labels(samples: list) -> Tensor:
-    """The first ground-truth label of each sample; -1 where there is none."""
+def sample_labels(samples: list) -> Tensor:
+    """The first ground-truth label of each sample; -1 where there is none.
+
+    Args:
+        samples (list): Data samples (``DataSample`` s, or anything else,
+            which counts as unlabelled).
+
+    Returns:
+        Tensor: int64 labels (N,).
+    """
     labels = []
     for sample in samples:
         label = sample.get('gt_label') if hasattr(sample, 'get') else None
         ok = isinstance(label, Tensor) and label.numel() > 0
         labels.append(int(label.reshape(-1)[0]) if ok else -1)
     return torch.tensor(labels, dtype=torch.long)
-
-
-def teacher_batch_logits(model, inputs: Tensor, data_samples: list) -> Tensor:
-    """The teacher's logits of a training batch: looked up in the attached
-    teacher bank when ``model.teacher_bank`` is set, else the live
-    teacher's.
-
-    Args:
-        model (EnergyKDDistiller): The distiller.
-        inputs (Tensor): The preprocessed batch (B, C, H, W).
-        data_samples (list): Its data samples (the bank's keys).
-
-    Returns:
-        Tensor: Logits (B, num_classes).
-    """
-    return model.teacher_source.logits(inputs, data_samples)
 
 
 def _batch_logits(model, data: dict, batch: List[int], batch_no: int,
@@ -158,7 +150,7 @@ def _batch_logits(model, data: dict, batch: List[int], batch_no: int,
         inputs = inputs[0]
     try:
         with autocast():
-            return teacher_batch_logits(model, inputs, data_samples)
+            return model.teacher_source.logits(inputs, data_samples)
     except ValueError as err:
         more = ', ...' if len(batch) > 16 else ''
         raise ValueError(
@@ -197,7 +189,7 @@ def _teacher_pass(model, dataloader: DataLoader, temperatures: List[float],
     with PreserveRNGState(), torch.no_grad():
         for batch_no, data in zip(mine, loader):
             local['label'].append(
-                (batch_no, _labels(data.get('data_samples') or [])))
+                (batch_no, sample_labels(data.get('data_samples') or [])))
             logits = _batch_logits(model, data, batches[batch_no], batch_no,
                                    autocast)
             local['pred'].append((batch_no, logits.argmax(dim=1).cpu()))

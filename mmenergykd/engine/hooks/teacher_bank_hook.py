@@ -11,6 +11,7 @@ from mmengine.dataset import Compose
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 
+from mmenergykd.datasets import innermost_dataset
 from mmenergykd.datasets.transforms import recording_pipeline
 from mmenergykd.engine.calibration_policy import unwrap_distiller
 from mmenergykd.models.distillers import EnergyKDDistiller
@@ -18,14 +19,6 @@ from mmenergykd.models.teacher_bank import TeacherBank
 from mmenergykd.registry import HOOKS
 
 __all__ = ['TeacherBankHook']
-
-
-def _innermost(dataset):
-    """The dataset under MMEngine's wrappers (they keep it as
-    ``.dataset``), whose pipeline makes the training images."""
-    while not hasattr(dataset, 'pipeline') and hasattr(dataset, 'dataset'):
-        dataset = dataset.dataset
-    return dataset
 
 
 def _config_for_commands(runner) -> str:
@@ -124,7 +117,7 @@ class TeacherBankHook(Hook):
         if not isinstance(model, EnergyKDDistiller) or \
                 model.teacher_bank is None or not self._is_first(runner):
             return
-        dataset = _innermost(runner.train_dataloader.dataset)
+        dataset = innermost_dataset(runner.train_dataloader.dataset)
         expect = TeacherBank.expect_from_config(
             runner.cfg, dataset_len=len(dataset))
         expect['_config'] = _config_for_commands(runner)
