@@ -16,7 +16,6 @@ the batch and writes into every returned data sample:
 Cost: one teacher forward per validation batch (no gradient), only while
 switched on; nothing is added otherwise.
 """
-import weakref
 from typing import List, Optional, Union
 
 from torch import Tensor
@@ -32,9 +31,6 @@ __all__ = [
 #: Data-sample fields written by :func:`annotate_energies`.
 ENERGY_FIELD = 'teacher_energy'
 GROUP_FIELD = 'energy_group'
-#: The distillers whose predictions are annotated (weakly held: the switch
-#: is no attribute of the model and goes away with it).
-_ANNOTATING: 'weakref.WeakSet' = weakref.WeakSet()
 
 
 def set_energy_annotation(model, enabled: bool) -> None:
@@ -44,10 +40,7 @@ def set_energy_annotation(model, enabled: bool) -> None:
         model (EnergyKDDistiller): The distiller (not a DDP wrapper).
         enabled (bool): Annotate (one teacher forward per batch) or not.
     """
-    if enabled:
-        _ANNOTATING.add(model)
-    else:
-        _ANNOTATING.discard(model)
+    model.annotate_energies = bool(enabled)
 
 
 def energy_annotation_enabled(model) -> bool:
@@ -59,7 +52,7 @@ def energy_annotation_enabled(model) -> bool:
     Returns:
         bool: The switch (off unless :func:`set_energy_annotation` set it).
     """
-    return model in _ANNOTATING
+    return model.annotate_energies
 
 
 def annotation_consumer(model) -> Optional[EnergyConsumer]:

@@ -166,8 +166,7 @@ class EnergyKDDistiller(BaseModel):
             bank_path=teacher_bank,
             input_size=teacher_input_size,
             student=self.student)
-        # Teacher / student fingerprints, stored in checkpoints and compared
-        # on load.
+        # Teacher / student fingerprints: in checkpoints, compared on load.
         self.checkpoint_identity = CheckpointIdentity(
             self.teacher, self.frozen_teacher.checkpoint, self.student)
         self._log_teacher()
@@ -180,6 +179,7 @@ class EnergyKDDistiller(BaseModel):
         self.student_heads.check_targets(self.distill_losses.student_heads)
         self._move_to_student(self.distill_losses)
         self.high_energy_augment: Optional[HighEnergyAugment] = None
+        self.annotate_energies = False  # see energy_annotation.py
 
     def _log_teacher(self) -> None:
         teacher = self.checkpoint_identity.record['teacher']

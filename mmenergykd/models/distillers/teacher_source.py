@@ -31,20 +31,20 @@ class TeacherSource:
 
     Args:
         frozen_teacher (FrozenTeacher): The live teacher.
+        input_adapter (TeacherInputAdapter): The student's batch -> the
+            teacher's input (the batch itself when both preprocess alike).
         bank_path (str, optional): ``model.teacher_bank``, the configured
             bank; None: the live teacher computes every logit.
-        input_adapter (TeacherInputAdapter, optional): The student's batch
-            -> the teacher's input; None: the batch as it is.
     """
 
     def __init__(self,
                  frozen_teacher: FrozenTeacher,
-                 bank_path: Optional[str] = None,
-                 input_adapter: Optional[TeacherInputAdapter] = None) -> None:
+                 input_adapter: TeacherInputAdapter,
+                 bank_path: Optional[str] = None) -> None:
         self.frozen_teacher = frozen_teacher
+        self.input_adapter = input_adapter
         self.bank_path = bank_path
         self.bank = None
-        self.input_adapter = input_adapter
 
     @classmethod
     def build(cls,
@@ -90,14 +90,13 @@ class TeacherSource:
         with zoo_download_errors(source, checkpoint):
             frozen_teacher = FrozenTeacher.from_model(
                 model, checkpoint, channels_last=channels_last, **settings)
-        return cls(frozen_teacher, bank_path,
-                   build_teacher_input(source, data_preprocessor, input_size))
+        return cls(frozen_teacher,
+                   build_teacher_input(source, data_preprocessor, input_size),
+                   bank_path)
 
     def teacher_input(self, inputs: Tensor) -> Tensor:
         """The teacher's own input for the run's batch ``inputs`` (the
         batch itself when both preprocess alike)."""
-        if self.input_adapter is None:
-            return inputs
         return self.input_adapter(inputs)
 
     def attach_bank(self, bank) -> None:
